@@ -1,0 +1,94 @@
+// tandem: one executable, four commands. This file builds the command line from the table in
+// commands/command.cpp and maps failures to exit codes: 0 ok, 1 runtime failure, 2 usage or
+// configuration error.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "commands/command.hpp"
+#include "core/config/config.hpp"
+#include "core/util/version.hpp"
+
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+// Edit distance for "did you mean" (CLI11 offers no suggestion for unknown subcommands).
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Returns an exit code when argv names an unknown command, after printing a suggestion.
+std::optional<int> reject_unknown_command(int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return std::nullopt;
+  const std::string given = argv[1];
+  std::string best;
+  std::size_t best_distance = 0;
+  for (const auto& command : tandem::commands::all_commands()) {
+    if (given == command.name) return std::nullopt;
+    const std::size_t d = edit_distance(given, std::string(command.name));
+    if (best.empty() || d < best_distance) {
+      best = command.name;
+      best_distance = d;
+    }
+  }
+  std::cerr << "tandem: unknown command '" << given << "'";
+  if (best_distance <= 3 || best.starts_with(given)) std::cerr << "; did you mean '" << best << "'?";
+  std::cerr << "\nRun 'tandem --help' for the list of commands.\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (auto code = reject_unknown_command(argc, argv)) return *code;
+
+  CLI::App app{"tandem keeps groups of people watching the same video in sync.", "tandem"};
+  app.set_version_flag("-V,--version", std::string("tandem ") + tandem::util::version() + " (commit " +
+                                           tandem::util::git_commit() + ")");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  std::map<CLI::App*, tandem::commands::Runner> runners;
+  for (const auto& command : tandem::commands::all_commands()) {
+    CLI::App* sub = app.add_subcommand(std::string(command.name), std::string(command.summary));
+    runners[sub] = command.add(*sub);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  try {
+    for (auto& [sub, run] : runners) {
+      if (sub->parsed()) return run();
+    }
+    return kExitUsage;
+  } catch (const tandem::config::ConfigError& e) {
+    std::cerr << "tandem: configuration error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    return kExitRuntime;
+  }
+}

@@ -1,0 +1,14 @@
+# Every third-party dependency comes from a Debian 12 package (see scripts/deps).
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json url)
+find_package(CLI11 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+# libpqxx and hiredis are found through pkg-config only (hiredis' CMake config is broken on Debian 12).
+pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+if(TANDEM_BUILD_TESTS)
+  find_package(Catch2 2 REQUIRED)
+endif()

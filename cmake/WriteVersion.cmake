@@ -1,0 +1,20 @@
+execute_process(COMMAND git -C "${SRC}" rev-parse --short=12 HEAD
+                OUTPUT_VARIABLE COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR COMMIT STREQUAL "")
+  set(COMMIT "unknown")
+endif()
+execute_process(COMMAND git -C "${SRC}" status --porcelain --untracked-files=no
+                OUTPUT_VARIABLE DIRTY OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT DIRTY STREQUAL "")
+  string(APPEND COMMIT "-dirty")
+endif()
+set(content "#include \"core/util/version.hpp\"\nnamespace tandem::util {\nconst char* version() { return \"${VERSION}\"; }\nconst char* git_commit() { return \"${COMMIT}\"; }\n}\n")
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+else()
+  set(old "")
+endif()
+if(NOT old STREQUAL content)
+  file(WRITE "${OUT}" "${content}")
+endif()

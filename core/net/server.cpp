@@ -1,0 +1,253 @@
+#include "core/net/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/net/client_address.hpp"
+#include "core/net/server_impl.hpp"
+#include "core/net/ws_session.hpp"
+
+namespace tandem::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kFirstReadBytes = 1024;
+
+http::response<http::string_body> make_response(const HttpResponse& r, unsigned version, bool keep_alive,
+                                                bool head) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "tandem");
+  if (!r.content_type.empty() && (!r.body.empty() || r.status != 204)) res.set(http::field::content_type, r.content_type);
+  for (const auto& [name, value] : r.headers) res.set(name, value);
+  res.keep_alive(keep_alive);
+  if (head) {
+    res.content_length(r.body.size());
+  } else {
+    res.body() = r.body;
+    res.prepare_payload();
+  }
+  return res;
+}
+
+HttpResponse plain(unsigned status, std::string body) {
+  return HttpResponse{status, "text/plain; charset=utf-8", std::move(body) + "\n", {}};
+}
+
+bool is_websocket_path(std::string_view target) {
+  return target == "/ws" || target.starts_with("/ws?");
+}
+
+asio::awaitable<void> write_simple(beast::tcp_stream& stream, const HttpResponse& r, unsigned version) {
+  auto res = make_response(r, version, false, false);
+  co_await http::async_write(stream, res, use_tuple);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket) {
+  beast::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  const std::string peer = endpoint.address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  const auto& options = server->options;
+
+  for (;;) {
+    // Wait for the first bytes of a request under the keep-alive timeout, then give the whole
+    // request `request_timeout`: a client trickling one byte per second is cut off.
+    if (buffer.size() == 0) {
+      stream.expires_after(options.keepalive_timeout);
+      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), use_tuple);
+      if (rec) co_return;
+      buffer.commit(n);
+    }
+    stream.expires_after(options.request_timeout);
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+    parser.body_limit(0);
+    auto [rec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (rec) {
+      if (rec == http::error::header_limit) {
+        co_await write_simple(stream, plain(431, "Request header fields too large"), 11);
+      } else if (rec == http::error::body_limit || rec == http::error::unexpected_body) {
+        co_await write_simple(stream, plain(413, "Request bodies are not accepted"), 11);
+      } else if (rec != beast::error::timeout && rec != http::error::end_of_stream && rec != asio::error::eof &&
+                 rec != asio::error::connection_reset) {
+        co_await write_simple(stream, plain(400, "Bad request"), 11);
+      }
+      co_return;
+    }
+    server->http_requests.inc();
+    auto& request = parser.get();
+    HttpRequest info;
+    info.method = std::string(request.method_string());
+    info.target = std::string(request.target());
+    info.client_addr = client_address(peer, request["X-Forwarded-For"], options.trusted_proxies);
+
+    if (beast::websocket::is_upgrade(request)) {
+      if (!is_websocket_path(info.target)) {
+        co_await write_simple(stream, plain(404, "Not found"), request.version());
+        co_return;
+      }
+      if (!server->accepting.load()) {
+        co_await write_simple(stream, plain(503, "Draining"), request.version());
+        co_return;
+      }
+      if (const unsigned refusal = server->reserve(info.client_addr)) {
+        server->refused_upgrades.inc();
+        co_await write_simple(stream,
+                              plain(refusal, refusal == 429 ? "Too many connections from this address"
+                                                            : "Node at capacity"),
+                              request.version());
+        co_return;
+      }
+      if (auto refusal = server->handler.admit(info)) {
+        server->release(info.client_addr);
+        server->refused_upgrades.inc();
+        co_await write_simple(stream, *refusal, request.version());
+        co_return;
+      }
+      stream.expires_never();
+      auto session = std::make_shared<WsSession>(server, std::move(stream), info.client_addr);
+      co_await session->run(parser.release());
+      co_return;
+    }
+
+    HttpResponse response = server->handler.http(info);
+    const bool keep_alive = request.keep_alive() && server->accepting.load();
+    auto res = make_response(response, request.version(), keep_alive, request.method() == http::verb::head);
+    stream.expires_after(options.request_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+    if (wec || !keep_alive) {
+      stream.socket().shutdown(tcp::socket::shutdown_send, wec);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server) {
+  while (server->accepting.load()) {
+    auto [ec, socket] = co_await server->acceptor.async_accept(asio::make_strand(server->io), use_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !server->acceptor.is_open()) co_return;
+      // Out of file descriptors and similar: log, back off briefly, keep serving.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(server->io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, http_session(server, std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("connection task failed: {}", ex.what());
+      }
+    });
+  }
+}
+
+}  // namespace
+
+Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handler_, metrics::Registry& registry)
+    : io(io_),
+      options(std::move(options_)),
+      handler(handler_),
+      acceptor(io_),
+      ws_connections(registry.gauge("tandem_connections", "Open WebSocket connections on this node")),
+      http_requests(registry.counter("tandem_http_requests_total", "HTTP requests served")),
+      slow_consumers(registry.counter("tandem_slow_consumer_disconnects_total",
+                                      "Connections closed because their send queue exceeded limits.send_queue_bytes")),
+      refused_upgrades(registry.counter("tandem_refused_upgrades_total",
+                                        "WebSocket upgrades refused (per-address cap, capacity, draining)")),
+      ws_closes(registry.counter_family("tandem_ws_closes_total", "WebSocket closes by close code", "code")),
+      rate_limited_frames(registry.counter("tandem_rate_limited_frames_total", "Frames dropped by the rate limit")) {}
+
+unsigned Server::Impl::reserve(const std::string& addr) {
+  std::lock_guard lock(mutex);
+  std::size_t total = 0;
+  for (const auto& [a, n] : per_address) total += n;
+  if (total >= options.max_connections) return 503;
+  auto& count = per_address[addr];
+  if (count >= options.max_conns_per_ip) {
+    if (count == 0) per_address.erase(addr);
+    return 429;
+  }
+  ++count;
+  return 0;
+}
+
+void Server::Impl::release(const std::string& addr) {
+  std::lock_guard lock(mutex);
+  auto it = per_address.find(addr);
+  if (it == per_address.end()) return;
+  if (--it->second == 0) per_address.erase(it);
+}
+
+Server::Server(asio::io_context& io, ServerOptions options, Handler& handler, metrics::Registry& metrics)
+    : impl_(std::make_shared<Impl>(io, std::move(options), handler, metrics)) {}
+
+Server::~Server() { stop_accepting(); }
+
+void Server::start() {
+  const auto& o = impl_->options;
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(o.host, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + o.host + ": not an IP address");
+  const tcp::endpoint endpoint(address, o.port);
+  const std::string where = o.host + ":" + std::to_string(o.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+  asio::co_spawn(impl_->io, accept_loop(impl_), asio::detached);
+}
+
+std::uint16_t Server::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void Server::stop_accepting() {
+  impl_->accepting.store(false);
+  asio::post(impl_->io, [impl = impl_] {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+  });
+}
+
+void Server::close_all(std::uint16_t code, const std::string& reason) {
+  std::vector<std::shared_ptr<WsSession>> sessions;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (const auto& [id, weak] : impl_->sessions) {
+      if (auto s = weak.lock()) sessions.push_back(std::move(s));
+    }
+  }
+  for (const auto& s : sessions) s->close(code, reason);
+}
+
+std::size_t Server::websocket_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->sessions.size();
+}
+
+}  // namespace tandem::net

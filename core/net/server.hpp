@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/net/handler.hpp"
+
+namespace tandem::metrics {
+class Registry;
+}
+
+namespace tandem::net {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 4001;
+  std::vector<std::string> trusted_proxies;
+  std::size_t max_header_bytes = 8192;
+  std::chrono::milliseconds request_timeout{10'000};
+  std::chrono::milliseconds keepalive_timeout{60'000};
+  std::size_t max_frame_bytes = 65536;
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds ping_interval{20'000};
+  double msgs_per_sec = 50;
+  double msgs_burst = 200;
+  std::chrono::milliseconds abuse_window{10'000};  // bucket empty this long → close 1008
+  std::size_t max_conns_per_ip = 256;
+  std::size_t max_connections = 19000;
+  std::size_t send_queue_bytes = 1 << 20;
+};
+
+// HTTP and WebSocket on one listener (PROTOCOL.md §1, §7). Upgrades are accepted on /ws only.
+// Every connection runs as a coroutine on its own strand of the given io_context, which may be
+// run by any number of threads.
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options, Handler& handler, metrics::Registry& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. Throws std::runtime_error with a one-line reason when the
+  // address cannot be bound (e.g. "cannot listen on 0.0.0.0:4001: Address already in use").
+  void start();
+  // The bound port (useful with port 0).
+  std::uint16_t port() const;
+  // Stops accepting new TCP connections; existing ones continue.
+  void stop_accepting();
+  // Closes every WebSocket with `code` after its queued frames, and every idle HTTP connection.
+  void close_all(std::uint16_t code, const std::string& reason);
+  std::size_t websocket_count() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::net

@@ -1,0 +1,48 @@
+#pragma once
+
+// Internal to core/net: the state shared by the listener and its sessions.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "core/metrics/metrics.hpp"
+#include "core/net/server.hpp"
+
+namespace tandem::net {
+
+class WsSession;
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Impl(boost::asio::io_context& io_, ServerOptions options_, Handler& handler_, metrics::Registry& registry);
+
+  boost::asio::io_context& io;
+  const ServerOptions options;
+  Handler& handler;
+  boost::asio::ip::tcp::acceptor acceptor;
+  std::atomic<bool> accepting{true};
+  std::atomic<std::uint64_t> next_id{1};
+
+  metrics::Gauge& ws_connections;
+  metrics::Counter& http_requests;
+  metrics::Counter& slow_consumers;
+  metrics::Counter& refused_upgrades;
+  metrics::CounterFamily& ws_closes;  // by close code sent or received
+  metrics::Counter& rate_limited_frames;
+
+  // Admission bookkeeping: WebSocket connections per client address and in total.
+  std::mutex mutex;
+  std::unordered_map<std::string, std::size_t> per_address;
+  std::unordered_map<std::uint64_t, std::weak_ptr<WsSession>> sessions;
+
+  // Reserves a WebSocket slot for `addr`; returns 0 when admitted, else the HTTP status of the
+  // refusal (429 over the per-address cap, 503 at node capacity).
+  unsigned reserve(const std::string& addr);
+  void release(const std::string& addr);
+};
+
+}  // namespace tandem::net

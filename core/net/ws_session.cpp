@@ -1,0 +1,265 @@
+#include "core/net/ws_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/proto/error_code.hpp"
+
+namespace tandem::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kCloseHandshakeTimeout = 5s;  // a peer that never answers our close is cut off
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const std::shared_ptr<const std::string>& rate_limited_frame() {
+  static const auto frame = std::make_shared<const std::string>(proto::error_frame(proto::ErrorCode::rate_limited));
+  return frame;
+}
+
+}  // namespace
+
+WsSession::WsSession(std::shared_ptr<Server::Impl> server, beast::tcp_stream stream, std::string client_addr)
+    : server_(std::move(server)),
+      ws_(std::move(stream)),
+      wake_(ws_.get_executor()),
+      keepalive_(ws_.get_executor()),
+      id_(server_->next_id.fetch_add(1)),
+      client_addr_(std::move(client_addr)),
+      tokens_(server_->options.msgs_burst),
+      refilled_at_(std::chrono::steady_clock::now()) {
+  touch();
+}
+
+WsSession::~WsSession() = default;
+
+void WsSession::touch() { last_activity_ms_.store(steady_ms(), std::memory_order_relaxed); }
+
+bool WsSession::send(std::shared_ptr<const std::string> text) {
+  const std::size_t bytes = text->size();
+  return enqueue(std::move(text), bytes);
+}
+
+void WsSession::close(std::uint16_t code, std::string reason) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ || finished_) return;
+    closing_ = true;
+    queue_.emplace_back(CloseRequest{code, std::move(reason)});
+    wake = std::exchange(writer_waiting_, false);
+  }
+  if (wake) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
+}
+
+bool WsSession::enqueue(Item item, std::size_t bytes) {
+  bool wake = false;
+  bool overflow = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ || finished_) return false;
+    if (queued_bytes_ + bytes > server_->options.send_queue_bytes) {
+      // Slow consumer: drop what it has not read and close it (Redis-style output buffer limit).
+      overflow = true;
+      closing_ = true;
+      queue_.clear();
+      queued_bytes_ = 0;
+      queue_.emplace_back(CloseRequest{static_cast<std::uint16_t>(websocket::close_code::policy_error),
+                                       "send queue full"});
+    } else {
+      queue_.push_back(std::move(item));
+      queued_bytes_ += bytes;
+    }
+    wake = std::exchange(writer_waiting_, false);
+  }
+  if (overflow) {
+    server_->slow_consumers.inc();
+    spdlog::warn("connection {} from {} closed: send queue over {} bytes", id_, client_addr_,
+                 server_->options.send_queue_bytes);
+  }
+  if (wake) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
+  return !overflow;
+}
+
+asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_body> request) {
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = kCloseHandshakeTimeout;
+  timeouts.idle_timeout = websocket::stream_base::none();
+  timeouts.keep_alive_pings = false;
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(beast::http::field::server, "tandem"); }));
+  ws_.read_message_max(server_->options.max_frame_bytes);
+  ws_.auto_fragment(false);
+
+  auto [ec] = co_await ws_.async_accept(request, use_tuple);
+  if (ec) co_return;
+
+  server_->ws_connections.add(1);
+  auto self = shared_from_this();
+  {
+    std::lock_guard lock(server_->mutex);
+    server_->sessions[id_] = self;
+  }
+  ws_.control_callback([this](websocket::frame_type, std::string_view) { touch(); });
+  server_->handler.opened(self);
+  asio::co_spawn(ws_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(ws_.get_executor(), [self]() { return self->keepalive_loop(); }, asio::detached);
+
+  try {
+    co_await read_loop();
+  } catch (const std::exception& e) {
+    spdlog::error("connection {}: {}", id_, e.what());
+  }
+
+  {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    closing_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+  wake_.cancel();
+  keepalive_.cancel();
+  server_->handler.closed(self);
+  server_->ws_connections.add(-1);
+  {
+    std::lock_guard lock(server_->mutex);
+    server_->sessions.erase(id_);
+  }
+  server_->release(client_addr_);
+}
+
+asio::awaitable<void> WsSession::read_loop() {
+  beast::flat_buffer buffer;
+  for (;;) {
+    buffer.clear();
+    auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
+    if (ec) {
+      if (ec == websocket::error::message_too_big) {
+        server_->ws_closes.with("1009").inc();
+      } else if (ec == websocket::error::closed) {
+        server_->ws_closes.with(std::to_string(ws_.reason().code)).inc();
+      }
+      co_return;
+    }
+    touch();
+    if (!ws_.got_text()) {
+      close(static_cast<std::uint16_t>(websocket::close_code::unknown_data), "binary frames are not accepted");
+      continue;
+    }
+    if (!admit_frame(std::chrono::steady_clock::now())) continue;
+    const auto data = buffer.cdata();
+    server_->handler.message(shared_from_this(),
+                             std::string_view(static_cast<const char*>(data.data()), data.size()));
+  }
+}
+
+bool WsSession::admit_frame(std::chrono::steady_clock::time_point now) {
+  const auto& o = server_->options;
+  const double elapsed = std::chrono::duration<double>(now - refilled_at_).count();
+  tokens_ = std::min(o.msgs_burst, tokens_ + elapsed * o.msgs_per_sec);
+  refilled_at_ = now;
+  if (tokens_ >= 1.0) {
+    tokens_ -= 1.0;
+    empty_since_.reset();
+    return true;
+  }
+  server_->rate_limited_frames.inc();
+  if (!empty_since_) empty_since_ = now;
+  if (now - *empty_since_ >= o.abuse_window) {
+    close(static_cast<std::uint16_t>(websocket::close_code::policy_error), "rate limit exceeded");
+    return false;
+  }
+  if (!last_rate_error_ || now - *last_rate_error_ >= 1s) {
+    last_rate_error_ = now;
+    send(rate_limited_frame());
+  }
+  return false;
+}
+
+asio::awaitable<void> WsSession::write_loop() {
+  auto self = shared_from_this();
+  for (;;) {
+    std::optional<Item> item;
+    {
+      std::lock_guard lock(mutex_);
+      if (!queue_.empty()) {
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        if (auto* text = std::get_if<std::shared_ptr<const std::string>>(&*item)) queued_bytes_ -= (*text)->size();
+      } else if (finished_) {
+        co_return;
+      } else {
+        writer_waiting_ = true;
+      }
+    }
+    if (!item) {
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(use_tuple);
+      continue;
+    }
+    if (auto* text = std::get_if<std::shared_ptr<const std::string>>(&*item)) {
+      auto [ec, n] = co_await ws_.async_write(asio::buffer(**text), use_tuple);
+      if (ec) co_return;
+    } else if (std::holds_alternative<Ping>(*item)) {
+      auto [ec] = co_await ws_.async_ping({}, use_tuple);
+      if (ec) co_return;
+    } else {
+      const auto& request = std::get<CloseRequest>(*item);
+      server_->ws_closes.with(std::to_string(request.code)).inc();
+      websocket::close_reason reason(request.code);
+      reason.reason = request.reason;
+      co_await ws_.async_close(reason, use_tuple);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> WsSession::keepalive_loop() {
+  auto self = shared_from_this();
+  auto& timer = keepalive_;
+  const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(server_->options.idle_timeout).count();
+  const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(server_->options.ping_interval).count();
+  std::int64_t next_ping = steady_ms() + interval;
+  for (;;) {
+    const std::int64_t idle_at = last_activity_ms_.load(std::memory_order_relaxed) + idle;
+    const std::int64_t wake_at = std::min(next_ping, idle_at);
+    timer.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(wake_at - steady_ms(), 0)));
+    co_await timer.async_wait(use_tuple);
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_ || finished_) co_return;
+    }
+    const std::int64_t now = steady_ms();
+    if (now >= last_activity_ms_.load(std::memory_order_relaxed) + idle) {
+      close(static_cast<std::uint16_t>(websocket::close_code::going_away), "idle timeout");
+      co_return;
+    }
+    if (now >= next_ping) {
+      enqueue(Ping{}, 0);
+      next_ping = now + interval;
+    }
+  }
+}
+
+}  // namespace tandem::net

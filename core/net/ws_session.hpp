@@ -1,0 +1,77 @@
+#pragma once
+
+// Internal to core/net: one WebSocket connection (PROTOCOL.md §1).
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <variant>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "core/net/handler.hpp"
+#include "core/net/server_impl.hpp"
+
+namespace tandem::net {
+
+class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(std::shared_ptr<Server::Impl> server, boost::beast::tcp_stream stream, std::string client_addr);
+  ~WsSession() override;
+
+  std::uint64_t id() const override { return id_; }
+  const std::string& client_addr() const override { return client_addr_; }
+  bool send(std::shared_ptr<const std::string> text) override;
+  void close(std::uint16_t code, std::string reason) override;
+
+  // Completes the upgrade and runs the connection until it ends. On the session's strand.
+  boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::empty_body> request);
+
+ private:
+  struct Ping {};
+  struct CloseRequest {
+    std::uint16_t code;
+    std::string reason;
+  };
+  using Item = std::variant<std::shared_ptr<const std::string>, Ping, CloseRequest>;
+
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> keepalive_loop();
+  // Queues `item`; wakes the writer. Returns false when closing.
+  bool enqueue(Item item, std::size_t bytes);
+  // Token bucket (§1): true when the frame may be processed.
+  bool admit_frame(std::chrono::steady_clock::time_point now);
+  void touch();
+
+  std::shared_ptr<Server::Impl> server_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::asio::steady_timer wake_;
+  boost::asio::steady_timer keepalive_;
+  const std::uint64_t id_;
+  const std::string client_addr_;
+
+  std::mutex mutex_;  // guards the fields below
+  std::deque<Item> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool closing_ = false;        // a close was requested; no more sends
+  bool writer_waiting_ = false;
+  bool finished_ = false;       // the read loop ended
+
+  std::atomic<std::int64_t> last_activity_ms_{0};  // steady clock
+
+  // Rate limiting, touched only by the read loop.
+  double tokens_;
+  std::chrono::steady_clock::time_point refilled_at_;
+  std::optional<std::chrono::steady_clock::time_point> empty_since_;
+  std::optional<std::chrono::steady_clock::time_point> last_rate_error_;
+};
+
+}  // namespace tandem::net

@@ -1,0 +1,196 @@
+#include "core/proto/frame.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <array>
+#include <utility>
+
+#include "core/proto/fields.hpp"
+#include "core/proto/join.hpp"
+
+namespace tandem::proto {
+
+namespace {
+
+using detail::Fields;
+
+constexpr std::array<std::string_view, 9> kServerTypes = {
+    "ROOM_STATE",   "USER_JOINED", "USER_LEFT", "HOST_CHANGED", "GUEST_CONTROL",
+    "USERNAME_UPDATED", "PONG",    "ERROR",     "SEEK_PAUSE"};
+
+bool is_server_type(std::string_view type) {
+  for (std::string_view reserved : kServerTypes) {
+    if (type == reserved) return true;
+  }
+  return false;
+}
+
+// Every parser fills the frame's body and, for a bad field, its field_error.
+using BodyParser = void (*)(boost::json::object& object, Frame& frame);
+
+void finish(Frame& frame, const Fields& fields) {
+  if (fields.bad()) frame.field_error = ErrorCode::bad_field;
+}
+
+void parse_ping(boost::json::object&, Frame& frame) { frame.body = Ping{}; }
+void parse_leave(boost::json::object&, Frame& frame) { frame.body = Leave{}; }
+void parse_ready(boost::json::object&, Frame& frame) { frame.body = Ready{}; }
+void parse_request_sync(boost::json::object&, Frame& frame) { frame.body = RequestSync{}; }
+
+void parse_join_frame(boost::json::object& object, Frame& frame) {
+  frame.body = detail::parse_join(object, frame.field_error);
+}
+
+void parse_update_username(boost::json::object& object, Frame& frame) {
+  bool ok = true;
+  frame.body = UpdateUsername{detail::parse_username(object, ok)};
+  if (!ok) frame.field_error = ErrorCode::invalid_username;
+}
+
+void parse_toggle_guest_control(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  frame.body = ToggleGuestControl{fields.required_boolean("enabled")};
+  finish(frame, fields);
+}
+
+void parse_transfer_host(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  frame.body = TransferHost{fields.required_string("targetUserId")};
+  finish(frame, fields);
+}
+
+void parse_play_pause(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  PlayPause body;
+  const std::optional<std::string> control = fields.string("control");
+  const bool control_ok = control == "play" || control == "pause";
+  body.play = control == "play";
+  body.current_time = fields.time("currentTime");
+  body.event_timestamp = fields.number("eventTimestamp");
+  frame.body = body;
+  finish(frame, fields);
+  if (!control_ok) frame.field_error = ErrorCode::bad_field;
+}
+
+void parse_seek(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  Seek body;
+  body.current_time = fields.required_time("currentTime");
+  body.is_playing = fields.boolean("isPlaying").value_or(false);
+  body.event_timestamp = fields.number("eventTimestamp");
+  frame.body = body;
+  finish(frame, fields);
+}
+
+void parse_host_heartbeat(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  HostHeartbeat body;
+  body.current_time = fields.required_time("currentTime");
+  body.is_playing = fields.boolean("isPlaying").value_or(false);
+  body.event_timestamp = fields.number("eventTimestamp");
+  frame.body = body;
+  finish(frame, fields);
+}
+
+// currentTime is not required (§10 lists it for SEEK and HOST_HEARTBEAT only): absent reads as
+// 0, which the room ignores.
+void parse_position_update(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  PositionUpdate body;
+  body.current_time = fields.time("currentTime").value_or(0);
+  body.is_playing = fields.boolean("isPlaying").value_or(false);
+  frame.body = body;
+  finish(frame, fields);
+}
+
+void parse_url_change(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  UrlChange body;
+  body.url = fields.required_string("url");
+  body.current_time = fields.time("currentTime");
+  frame.body = std::move(body);
+  finish(frame, fields);
+}
+
+// OFFER / ANSWER / ICE_CANDIDATE: a string `to` is required.
+void parse_signaling(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  std::string to = fields.required_string("to");
+  frame.body = Targeted{std::move(to), std::move(object)};
+  finish(frame, fields);
+}
+
+struct KnownType {
+  std::string_view type;
+  BodyParser parse;
+};
+
+constexpr std::array<KnownType, 16> kKnownTypes = {{
+    {"PING", parse_ping},
+    {"JOIN", parse_join_frame},
+    {"LEAVE", parse_leave},
+    {"UPDATE_USERNAME", parse_update_username},
+    {"TOGGLE_GUEST_CONTROL", parse_toggle_guest_control},
+    {"TRANSFER_HOST", parse_transfer_host},
+    {"PLAY_PAUSE", parse_play_pause},
+    {"SEEK", parse_seek},
+    {"READY", parse_ready},
+    {"HOST_HEARTBEAT", parse_host_heartbeat},
+    {"POSITION_UPDATE", parse_position_update},
+    {"URL_CHANGE", parse_url_change},
+    {"REQUEST_SYNC", parse_request_sync},
+    {"OFFER", parse_signaling},
+    {"ANSWER", parse_signaling},
+    {"ICE_CANDIDATE", parse_signaling},
+}};
+
+// Any other type: a string `to` makes it a targeted relay, a non-string one is bad_field.
+void parse_other(boost::json::object& object, Frame& frame) {
+  const Fields fields(object);
+  const boost::json::value* to = fields.find("to");
+  if (to == nullptr) {
+    frame.body = Relay{std::move(object)};
+  } else if (to->is_string()) {
+    std::string target(to->get_string());
+    frame.body = Targeted{std::move(target), std::move(object)};
+  } else {
+    frame.body = Targeted{std::string(), std::move(object)};
+    frame.field_error = ErrorCode::bad_field;
+  }
+}
+
+ParseResult parse_object(boost::json::object& object) {
+  const boost::json::value* type = object.if_contains("type");
+  if (type == nullptr || !type->is_string()) return ParseError{ErrorCode::bad_field};
+  Frame frame;
+  frame.type = std::string(type->get_string());
+  if (is_server_type(frame.type)) return ParseError{ErrorCode::reserved_type};
+  if (frame.type == "SYNC_RESPONSE") {
+    const boost::json::value* to = object.if_contains("to");
+    if (to == nullptr || !to->is_string()) return ParseError{ErrorCode::reserved_type};
+  }
+  for (const KnownType& known : kKnownTypes) {
+    if (frame.type == known.type) {
+      known.parse(object, frame);
+      return frame;
+    }
+  }
+  parse_other(object, frame);
+  return frame;
+}
+
+}  // namespace
+
+ParseResult parse(std::string_view text) {
+  try {
+    boost::system::error_code ec;
+    boost::json::value value = boost::json::parse(text, ec);
+    if (ec || !value.is_object()) return ParseError{ErrorCode::bad_json};
+    return parse_object(value.as_object());
+  } catch (...) {
+    return ParseError{ErrorCode::bad_json};
+  }
+}
+
+}  // namespace tandem::proto

@@ -1,0 +1,101 @@
+#include "core/room/room.hpp"
+
+#include <type_traits>
+
+#include "core/room/frames.hpp"
+#include "core/room/steps.hpp"
+
+namespace tandem::room {
+
+namespace detail {
+
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+std::size_t index_of_conn(const RoomState& state, const ConnId& conn) {
+  for (std::size_t i = 0; i < state.members.size(); ++i) {
+    if (state.members[i].conn == conn) return i;
+  }
+  return state.members.size();
+}
+
+}  // namespace
+
+void handle_frame(Context& ctx, const FrameInput& input) {
+  const proto::Frame& frame = input.frame;
+  Member* member = ctx.member_by_conn(input.conn);
+  if (std::holds_alternative<proto::Ping>(frame.body)) {
+    ctx.send(input.conn, pong(ctx.now));
+  } else if (member == nullptr) {
+    ctx.send_error(input.conn, proto::ErrorCode::not_joined);
+  }
+  if (member == nullptr) return;
+  member->last_seen = ctx.now;
+  ctx.s.last_activity = ctx.now;
+  ctx.mark_changed();
+  const Sender sender{member->user_id, input.conn, input.node_id};
+
+  std::visit(
+      Overloaded{
+          [](const proto::Ping&) {},
+          [](const proto::Join&) {},  // JOINs arrive as JoinInput
+          [&](const proto::Leave&) {
+            remove_member(ctx, index_of_conn(ctx.s, input.conn), Departure::leave);
+          },
+          [&](const proto::UpdateUsername& body) { handle_update_username(ctx, sender, frame, body); },
+          [&](const proto::ToggleGuestControl& body) { handle_toggle_guest_control(ctx, sender, frame, body); },
+          [&](const proto::TransferHost& body) { handle_transfer_host(ctx, sender, frame, body); },
+          [&](const proto::PlayPause& body) { handle_play_pause(ctx, sender, frame, body); },
+          [&](const proto::Seek& body) { handle_seek(ctx, sender, frame, body); },
+          [&](const proto::Ready&) { gate_ready(ctx, sender.user_id); },
+          [&](const proto::HostHeartbeat& body) { handle_host_heartbeat(ctx, sender, frame, body); },
+          [&](const proto::PositionUpdate& body) { handle_position_update(ctx, sender, frame, body); },
+          [&](const proto::UrlChange& body) { handle_url_change(ctx, sender, frame, body); },
+          [&](const proto::RequestSync&) { ctx.send(input.conn, sync_response(ctx.s, ctx.now)); },
+          [&](const proto::Targeted& body) { handle_targeted(ctx, sender, frame, body); },
+          [&](const proto::Relay& body) { handle_relay(ctx, sender, frame, body); },
+      },
+      frame.body);
+}
+
+}  // namespace detail
+
+Effects apply(RoomState& state, const Input& input, Millis now, const Settings& settings) {
+  Effects effects;
+  detail::Context ctx(state, effects, now, settings);
+  std::visit(detail::Overloaded{
+                 [&](const JoinInput& join) {
+                   detail::resolve_due(ctx, false);
+                   detail::handle_join(ctx, join);
+                 },
+                 [&](const FrameInput& frame) {
+                   detail::resolve_due(ctx, false);
+                   detail::handle_frame(ctx, frame);
+                 },
+                 [&](const DisconnectInput& disconnect) {
+                   detail::resolve_due(ctx, false);
+                   detail::handle_disconnect(ctx, disconnect);
+                 },
+                 [&](const TickInput&) { detail::resolve_due(ctx, true); },
+                 [&](const NodeLostInput& lost) {
+                   detail::resolve_due(ctx, false);
+                   detail::handle_node_lost(ctx, lost);
+                 },
+                 [&](const SeenInput& seen) {
+                   if (Member* member = ctx.member_by_conn(seen.conn)) {
+                     member->last_seen = now;
+                     ctx.mark_changed();
+                   }
+                 },
+             },
+             input);
+  return effects;
+}
+
+}  // namespace tandem::room

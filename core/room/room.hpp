@@ -1,0 +1,210 @@
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/proto/error_code.hpp"
+#include "core/proto/frame.hpp"
+
+namespace tandem::room {
+
+// The room state machine (PROTOCOL.md §2-6, §8, §10): pure, no I/O, no clocks, no randomness.
+// `apply(state, input, now, settings)` mutates one room's state and returns what must happen as
+// a consequence (frames, closes, audit records). Both the embedded and the cluster engine call
+// exactly this code; they differ only in where `RoomState` lives and how effects are delivered.
+//
+// Contract for callers:
+// * Calls for one room must be serialized (one at a time, in the order the engine commits them).
+// * Every frame in Effects::frames with `sequenced == true` already carries its `seq`; the room's
+//   `seq` was incremented once per such frame, in order. Callers deliver frames in vector order.
+// * Effects::closes are delivered after every frame of the same Effects (a LEAVE's USER_LEFT
+//   reaches the leaver before its close).
+// * Time `now` is server wall-clock epoch milliseconds and never goes backwards for one room
+//   (callers clamp).
+
+using Millis = std::int64_t;
+// A connection, unique in the cluster: "<nodeId>/<number>".
+using ConnId = std::string;
+
+struct Settings {
+  Millis host_grace = 15'000;
+  Millis empty_ttl = 600'000;
+  Millis ready_timeout = 7'000;
+  Millis stale_after = 20'000;
+  std::size_t max_room_members = 50;
+  std::vector<std::string> allowed_url_prefixes = {"https://www.netflix.com/"};
+  bool strict_identity = false;
+  std::size_t max_pin_attempts = 5;  // per connection; the engine counts, the room reports
+};
+
+// Salted PBKDF2-HMAC-SHA256 of a PIN (hex). The PIN itself is never stored.
+struct PinHash {
+  std::string salt;  // hex
+  std::string hash;  // hex
+  bool operator==(const PinHash&) const = default;
+};
+
+struct Member {
+  std::string user_id;
+  std::optional<std::string> username;
+  std::string peer_id;      // fresh per connection
+  ConnId conn;              // the connection currently holding the seat
+  std::string node_id;      // node of `conn`
+  std::string client_addr;  // for /status caller mode and per-address limits
+  std::string session_token;  // renewed by every successful JOIN
+  Millis joined_at = 0;     // first join (keeps its place across takeovers)
+  Millis last_seen = 0;     // last frame from this member (strict identity "stale")
+  bool operator==(const Member&) const = default;
+};
+
+// An open READY gate (§6).
+struct Gate {
+  std::uint64_t id = 0;  // increasing per room; a release names the gate it releases
+  double target = 0;
+  bool desired_play = false;
+  Millis opened_at = 0;
+  Millis deadline = 0;
+  std::string seeker;
+  std::vector<std::string> expected;  // user ids
+  std::vector<std::string> ready;     // user ids, subset of expected
+  bool operator==(const Gate&) const = default;
+};
+
+struct RoomState {
+  std::string room_id;
+  bool exists = false;  // false until the first successful JOIN creates it
+  std::string url;
+  double current_time = 0;
+  bool is_playing = false;
+  Millis position_at = 0;       // when current_time was stored
+  std::string host_user_id;     // may name an absent member during the host grace
+  std::optional<Millis> host_grace_deadline;
+  bool guest_control = false;
+  std::optional<PinHash> pin;
+  std::vector<Member> members;  // join order
+  std::uint64_t seq = 0;
+  std::optional<Gate> gate;
+  std::uint64_t next_gate_id = 1;
+  std::optional<Millis> empty_since;  // set when the last member disconnected without LEAVE
+  std::optional<Millis> empty_deadline;  // empty_since + Settings::empty_ttl: archived at a Tick then
+  bool archived = false;
+  Millis created_at = 0;
+  Millis last_activity = 0;
+  bool operator==(const RoomState&) const = default;
+};
+
+// ---- Inputs ----------------------------------------------------------------------------------
+
+// A validated JOIN (the engine already rejected field errors). Random values are supplied by
+// the caller so that the machine stays deterministic.
+struct JoinInput {
+  ConnId conn;
+  std::string node_id;
+  std::string client_addr;
+  proto::Join join;
+  std::string peer_id;         // fresh random id for this connection
+  std::string session_token;   // fresh 32-hex token, used if the JOIN succeeds
+  std::string pin_salt;        // fresh salt, used if this JOIN creates the room with a PIN
+  bool addr_blocked = false;   // the client address is over pin_attempts_per_ip_minute
+  bool same_socket_rejoin = false;  // this connection is already bound to this room
+};
+
+// A frame from a connection bound to this room (everything but JOIN; PING refreshes last_seen).
+struct FrameInput {
+  ConnId conn;
+  std::string node_id;
+  proto::Frame frame;
+};
+
+// The member's connection is leaving the room without LEAVE: socket closed, or the socket is
+// switching to another room (`switching` = true: the socket gets nothing of this room any more
+// and an emptied room is archived as by a LEAVE).
+struct DisconnectInput {
+  ConnId conn;
+  bool switching = false;
+};
+
+// Resolve deadlines due at `now`: gate timeout, host grace, empty room TTL.
+struct TickInput {};
+
+// A whole node is gone (cluster): remove every member whose connection is on `node_id`.
+struct NodeLostInput {
+  std::string node_id;
+};
+
+// The member's connection showed life without a frame (a WebSocket pong): refreshes last_seen
+// for strict identity's "silent" (§10 Timing). No frames.
+struct SeenInput {
+  ConnId conn;
+};
+
+using Input = std::variant<JoinInput, FrameInput, DisconnectInput, TickInput, NodeLostInput, SeenInput>;
+
+// ---- Effects ---------------------------------------------------------------------------------
+
+struct OutFrame {
+  std::vector<ConnId> recipients;  // may be empty (e.g. USER_JOINED to a room of one)
+  boost::json::object frame;       // complete, including seq when sequenced
+  bool sequenced = false;
+};
+
+struct Close {
+  ConnId conn;
+  std::uint16_t code;
+  std::string reason;
+};
+
+struct AuditRecord {
+  std::string room_id;
+  std::string type;     // ROOM_CREATED, USER_JOINED, … (§8)
+  std::string user_id;  // empty when not about a user
+  std::uint64_t seq = 0;
+  Millis at = 0;
+  boost::json::object detail;
+};
+
+enum class JoinOutcome {
+  none,         // not a join
+  joined,       // the connection is now bound to the room
+  rejected,     // ERROR sent; the connection stays where it was
+  pin_rejected, // wrong/missing/invalid PIN: the engine counts the attempt (per connection, per address)
+};
+
+struct Effects {
+  std::vector<OutFrame> frames;
+  std::vector<Close> closes;
+  std::vector<AuditRecord> audit;
+  JoinOutcome join = JoinOutcome::none;
+  std::optional<ConnId> replaced_conn;  // a takeover unbound this connection (it is also closed 4001)
+  std::optional<ConnId> unbound_conn;   // this connection is no longer in the room (LEAVE, disconnect)
+  bool archived = false;                // the room ended; the caller drops its state
+  bool changed = false;                 // state differs from before (persist it)
+};
+
+// Applies one input. See the contract at the top of this file.
+Effects apply(RoomState& state, const Input& input, Millis now, const Settings& settings);
+
+// The earliest deadline at which a TickInput would change something, if any.
+std::optional<Millis> next_deadline(const RoomState& state);
+
+// Position as reported to clients: current_time + (now - position_at) while playing (§5).
+double position_at(const RoomState& state, Millis now);
+
+// The state for persistence (SQLite snapshot, Redis) and back. from_json throws
+// std::invalid_argument on a malformed document.
+boost::json::value to_json(const RoomState& state);
+RoomState from_json(const boost::json::value& value);
+
+// PIN helpers (PBKDF2-HMAC-SHA256, 2000 iterations, 32-byte key; the salt's hex text is the
+// PBKDF2 salt; constant-time comparison).
+PinHash hash_pin(const std::string& pin, const std::string& salt_hex);
+bool pin_matches(const PinHash& stored, const std::string& pin);
+
+}  // namespace tandem::room
