@@ -2,7 +2,7 @@
 add_library(tandem_warnings INTERFACE)
 target_compile_options(tandem_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual
-  -Wnull-dereference -Wimplicit-fallthrough -Wno-missing-field-initializers)
+-Wimplicit-fallthrough -Wno-missing-field-initializers)
 if(TANDEM_WERROR)
   target_compile_options(tandem_warnings INTERFACE -Werror)
 endif()

@@ -60,6 +60,9 @@ struct Registry::Entry {
       metric;
 };
 
+Registry::Registry() = default;
+Registry::~Registry() = default;
+
 Counter& Registry::counter(std::string name, std::string help) {
   auto entry = std::make_unique<Entry>(Entry{std::move(name), std::move(help), {}, std::make_unique<Counter>()});
   auto& ref = *std::get<std::unique_ptr<Counter>>(entry->metric);

@@ -69,6 +69,11 @@ class CounterFamily {
 
 class Registry {
  public:
+  Registry();
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
   Counter& counter(std::string name, std::string help);
   Gauge& gauge(std::string name, std::string help);
   // A gauge read at render time.

@@ -52,7 +52,7 @@ void Context::send(const ConnId& conn, boost::json::object frame) {
   fx.frames.push_back(OutFrame{{conn}, std::move(frame), false});
 }
 
-void Context::send_error(const ConnId& conn, proto::ErrorCode code) { send(conn, error_frame(code)); }
+void Context::send_error(const ConnId& conn, proto::ErrorCode code) { send(conn, error_object(code)); }
 
 void Context::close(const ConnId& conn, std::uint16_t code, std::string reason) {
   fx.closes.push_back(Close{conn, code, std::move(reason)});

@@ -30,7 +30,7 @@ boost::json::value json_number(double number) {
   return number;
 }
 
-boost::json::object error_frame(proto::ErrorCode code) {
+boost::json::object error_object(proto::ErrorCode code) {
   boost::json::object frame;
   frame["type"] = "ERROR";
   frame["message"] = proto::default_message(code);

@@ -16,7 +16,7 @@ namespace tandem::room::detail {
 // A number as JSON: integral values within ±2^53 as integers, others as doubles.
 boost::json::value json_number(double number);
 
-boost::json::object error_frame(proto::ErrorCode code);
+boost::json::object error_object(proto::ErrorCode code);
 boost::json::object pong(Millis now);
 // Carries the room's current seq (that of the joiner's USER_JOINED).
 boost::json::object room_state(const RoomState& state, std::string_view node_id,

@@ -78,16 +78,19 @@ Effects apply(RoomState& state, const Input& input, Millis now, const Settings& 
                    detail::resolve_due(ctx, false);
                    detail::handle_frame(ctx, frame);
                  },
+                 // Departures first: a leaving socket gets nothing of the deadlines resolved
+                 // after it (a switching one is already in its next room).
                  [&](const DisconnectInput& disconnect) {
-                   detail::resolve_due(ctx, false);
                    detail::handle_disconnect(ctx, disconnect);
+                   detail::resolve_due(ctx, false);
                  },
                  [&](const TickInput&) { detail::resolve_due(ctx, true); },
                  [&](const NodeLostInput& lost) {
-                   detail::resolve_due(ctx, false);
                    detail::handle_node_lost(ctx, lost);
+                   detail::resolve_due(ctx, false);
                  },
                  [&](const SeenInput& seen) {
+                   detail::resolve_due(ctx, false);
                    if (Member* member = ctx.member_by_conn(seen.conn)) {
                      member->last_seen = now;
                      ctx.mark_changed();

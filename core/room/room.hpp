@@ -28,6 +28,12 @@ namespace tandem::room {
 //   reaches the leaver before its close).
 // * Time `now` is server wall-clock epoch milliseconds and never goes backwards for one room
 //   (callers clamp).
+// * Deadlines (gate timeout, host grace) due at `now` are resolved by every input — before a
+//   JOIN, frame or SeenInput, after the departure of a DisconnectInput/NodeLostInput — so the
+//   outcome does not depend on whether a Tick came first, and a second resolution is a no-op.
+//   Only a TickInput archives an expired empty room.
+// * An input for an archived room: a JOIN creates the room afresh; anything else is ignored
+//   (frames get ERROR not_joined).
 
 using Millis = std::int64_t;
 // A connection, unique in the cluster: "<nodeId>/<number>".
@@ -39,7 +45,7 @@ struct Settings {
   Millis ready_timeout = 7'000;
   Millis stale_after = 20'000;
   std::size_t max_room_members = 50;
-  std::vector<std::string> allowed_url_prefixes = {"https://www.netflix.com/"};
+  std::vector<std::string> allowed_url_prefixes = {"https://www.netflix.com/"};  // empty: any URL
   bool strict_identity = false;
   std::size_t max_pin_attempts = 5;  // per connection; the engine counts, the room reports
 };
@@ -60,7 +66,7 @@ struct Member {
   std::string client_addr;  // for /status caller mode and per-address limits
   std::string session_token;  // renewed by every successful JOIN
   Millis joined_at = 0;     // first join (keeps its place across takeovers)
-  Millis last_seen = 0;     // last frame from this member (strict identity "stale")
+  Millis last_seen = 0;     // last frame or pong from this member (strict identity "stale")
   bool operator==(const Member&) const = default;
 };
 
@@ -111,12 +117,16 @@ struct JoinInput {
   proto::Join join;
   std::string peer_id;         // fresh random id for this connection
   std::string session_token;   // fresh 32-hex token, used if the JOIN succeeds
-  std::string pin_salt;        // fresh salt, used if this JOIN creates the room with a PIN
+  std::string pin_salt;        // fresh salt (hex), used if this JOIN creates the room with a PIN
   bool addr_blocked = false;   // the client address is over pin_attempts_per_ip_minute
-  bool same_socket_rejoin = false;  // this connection is already bound to this room
+  // Informational: the room finds the connection's seat in its own members. A connection
+  // already seated here is not asked for the PIN again.
+  bool same_socket_rejoin = false;
 };
 
-// A frame from a connection bound to this room (everything but JOIN; PING refreshes last_seen).
+// A frame from a connection bound to this room (everything but JOIN). PING is answered with
+// PONG here (also for a connection not in the room) and refreshes last_seen; any other frame
+// from a connection not in the room gets ERROR not_joined.
 struct FrameInput {
   ConnId conn;
   std::string node_id;
@@ -161,6 +171,15 @@ struct Close {
   std::string reason;
 };
 
+// §8 events. `seq` follows §10: the seq of the broadcast the event caused, else the room's current
+// seq. The node id is the engine's to add. `detail` per type:
+//   ROOM_CREATED {hasPin}  USER_JOINED {peerId, username, takeover}
+//   USER_LEFT {peerId, reason: leave|switch|rejoin|disconnect|node_lost}
+//   HOST_CHANGED {from, reason: leave|grace_expired|transfer|join}  GUEST_CONTROL {enabled}
+//   USERNAME_UPDATED {username}  PLAY_PAUSE {control, currentTime}  SEEK {currentTime, isPlaying}
+//   GATE_RELEASED {played, reason: quorum|timeout|cancelled} (user_id = the seeker)
+//   URL_CHANGE {url[, currentTime]}  ROOM_ARCHIVED {reason: empty|expired}
+//   PIN_REJECTED {reason: bad_pin|invalid_pin|too_many_attempts, clientAddr}
 struct AuditRecord {
   std::string room_id;
   std::string type;     // ROOM_CREATED, USER_JOINED, … (§8)
@@ -183,7 +202,8 @@ struct Effects {
   std::vector<AuditRecord> audit;
   JoinOutcome join = JoinOutcome::none;
   std::optional<ConnId> replaced_conn;  // a takeover unbound this connection (it is also closed 4001)
-  std::optional<ConnId> unbound_conn;   // this connection is no longer in the room (LEAVE, disconnect)
+  std::optional<ConnId> unbound_conn;   // this connection is no longer in the room (LEAVE, disconnect;
+                                        // not set for NodeLostInput: that node's connections are gone)
   bool archived = false;                // the room ended; the caller drops its state
   bool changed = false;                 // state differs from before (persist it)
 };
@@ -194,11 +214,14 @@ Effects apply(RoomState& state, const Input& input, Millis now, const Settings& 
 // The earliest deadline at which a TickInput would change something, if any.
 std::optional<Millis> next_deadline(const RoomState& state);
 
-// Position as reported to clients: current_time + (now - position_at) while playing (§5).
+// Position in seconds as reported to clients: current_time + (now - position_at) / 1000 while
+// playing (§5), never less than current_time.
 double position_at(const RoomState& state, Millis now);
 
-// The state for persistence (SQLite snapshot, Redis) and back. from_json throws
-// std::invalid_argument on a malformed document.
+// The state for persistence (SQLite snapshot, Redis) and back: from_json(to_json(s)) == s, also
+// through the serialized text (doubles are written as shortest round-trip decimal strings, since
+// Boost.JSON 1.81 does not parse every number back exactly). from_json throws
+// std::invalid_argument on a malformed document; unknown keys are ignored.
 boost::json::value to_json(const RoomState& state);
 RoomState from_json(const boost::json::value& value);
 

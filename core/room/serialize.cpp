@@ -1,5 +1,7 @@
 #include <boost/json/array.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -22,6 +24,14 @@ json::value optional_millis(const std::optional<Millis>& millis) {
 json::value optional_string(const std::optional<std::string>& text) {
   if (!text) return nullptr;
   return json::value(*text);
+}
+
+// Doubles are written as their shortest round-trip decimal text: Boost.JSON 1.81 does not parse
+// every number back to the same double, a string read with from_chars does.
+json::value exact_double(double number) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
+  return json::value(std::string_view(buffer, static_cast<std::size_t>(result.ptr - buffer)));
 }
 
 json::array strings(const std::vector<std::string>& items) {
@@ -47,7 +57,7 @@ json::object member_json(const Member& member) {
 json::object gate_json(const Gate& gate) {
   json::object out;
   out["id"] = gate.id;
-  out["target"] = gate.target;
+  out["target"] = exact_double(gate.target);
   out["desiredPlay"] = gate.desired_play;
   out["openedAt"] = gate.opened_at;
   out["deadline"] = gate.deadline;
@@ -86,12 +96,25 @@ class Reader {
     if (!value.is_bool()) fail(key, "a boolean");
     return value.get_bool();
   }
+  // A finite number, as decimal text (exact_double) or as a JSON number.
   double number(std::string_view key) const {
     const json::value& value = at(key);
-    if (value.is_double()) return value.get_double();
-    if (value.is_int64()) return static_cast<double>(value.get_int64());
-    if (value.is_uint64()) return static_cast<double>(value.get_uint64());
-    fail(key, "a number");
+    double number = 0;
+    if (value.is_string()) {
+      const std::string_view text = value.get_string();
+      const auto result = std::from_chars(text.data(), text.data() + text.size(), number);
+      if (result.ec != std::errc() || result.ptr != text.data() + text.size()) fail(key, "a decimal number");
+    } else if (value.is_double()) {
+      number = value.get_double();
+    } else if (value.is_int64()) {
+      number = static_cast<double>(value.get_int64());
+    } else if (value.is_uint64()) {
+      number = static_cast<double>(value.get_uint64());
+    } else {
+      fail(key, "a number");
+    }
+    if (!std::isfinite(number)) fail(key, "finite");
+    return number;
   }
   std::int64_t int64(std::string_view key) const {
     const json::value& value = at(key);
@@ -179,7 +202,7 @@ json::value to_json(const RoomState& state) {
   out["roomId"] = state.room_id;
   out["exists"] = state.exists;
   out["url"] = state.url;
-  out["currentTime"] = state.current_time;
+  out["currentTime"] = exact_double(state.current_time);
   out["isPlaying"] = state.is_playing;
   out["positionAt"] = state.position_at;
   out["hostUserId"] = state.host_user_id;

@@ -1,0 +1,290 @@
+// PROTOCOL.md §7 and §10: HTTP endpoints.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Client, party } from './lib/client.mjs';
+import { get, httpRequest, metricValue, metrics } from './lib/http.mjs';
+import { startServer } from './lib/server.mjs';
+import { eventually, roomId as newRoomId, sleep, userId as newUserId } from './lib/util.mjs';
+
+const enc = encodeURIComponent;
+
+function assertCors(res, what) {
+  assert.equal(res.headers['access-control-allow-origin'], '*', `${what}: Access-Control-Allow-Origin`);
+  const methods = (res.headers['access-control-allow-methods'] || '').split(',').map((s) => s.trim()).filter(Boolean).sort();
+  assert.deepEqual(methods, ['GET', 'HEAD', 'OPTIONS'], `${what}: Access-Control-Allow-Methods`);
+  assert.equal((res.headers['access-control-allow-headers'] || '').toLowerCase(), 'content-type', `${what}: Access-Control-Allow-Headers`);
+  assert.match(res.headers['access-control-expose-headers'] || '', /^\s*location\s*$/i, `${what}: Access-Control-Expose-Headers`);
+}
+
+test('GET /health, /ready and unknown paths', async (t) => {
+  const srv = await startServer(t);
+  const health = await get(srv, '/health');
+  assert.equal(health.status, 200);
+  const body = health.json();
+  assert.equal(body.status, 'ok');
+  assert.equal(typeof body.nodeId, 'string');
+  assert.ok(body.nodeId.length > 0);
+  assert.match(health.headers['content-type'] || '', /application\/json/);
+  assert.equal((await get(srv, '/ready')).status, 200);
+  for (const path of ['/', '/nope', '/api', '/api/unknown', '/healthz', '/statusx']) {
+    const res = await get(srv, path);
+    assert.equal(res.status, 404, `${path} answered ${res.status}`);
+  }
+});
+
+test('GET /metrics: Prometheus text with the §10 metric names and live values', async (t) => {
+  const srv = await startServer(t);
+  const roomId = newRoomId();
+  const [a, b] = await party(srv, 2, { roomId });
+  a.send({ type: 'PLAY_PAUSE', control: 'play' });
+  await b.next('PLAY_PAUSE');
+  b.send({ type: 'PLAY_PAUSE', control: 'play' });
+  await b.expectError('not_allowed');
+  const res = await get(srv, '/metrics');
+  assert.equal(res.status, 200);
+  assert.match(res.headers['content-type'] || '', /^text\/plain/);
+  assert.match(res.headers['content-type'] || '', /version=0\.0\.4/);
+  for (const name of ['tandem_connections', 'tandem_rooms', 'tandem_messages_in_total', 'tandem_messages_out_total',
+    'tandem_errors_total', 'tandem_broadcast_latency_seconds', 'tandem_slow_consumer_disconnects_total',
+    'tandem_audit_backlog', 'tandem_backend_errors_total']) {
+    assert.match(res.body, new RegExp(`^# TYPE ${name} `, 'm'), `metric ${name} missing`);
+  }
+  assert.match(res.body, /^# TYPE tandem_connections gauge/m);
+  assert.match(res.body, /^# TYPE tandem_rooms gauge/m);
+  assert.match(res.body, /^# TYPE tandem_audit_backlog gauge/m);
+  assert.match(res.body, /^# TYPE tandem_broadcast_latency_seconds histogram/m);
+  assert.match(res.body, /^tandem_broadcast_latency_seconds_bucket\{[^}]*le="\+Inf"[^}]*\} \d/m);
+  assert.match(res.body, /^tandem_broadcast_latency_seconds_count(\{[^}]*\})? \d/m);
+  const m = await metrics(srv);
+  assert.equal(metricValue(m, 'tandem_connections'), 2);
+  assert.equal(metricValue(m, 'tandem_rooms'), 1);
+  assert.ok(metricValue(m, 'tandem_messages_in_total', { type: 'PLAY_PAUSE' }) >= 2, 'messages_in_total{type="PLAY_PAUSE"}');
+  assert.ok(metricValue(m, 'tandem_messages_in_total', { type: 'JOIN' }) >= 2, 'messages_in_total{type="JOIN"}');
+  assert.ok(metricValue(m, 'tandem_messages_out_total') >= 3, 'messages_out_total');
+  assert.ok(metricValue(m, 'tandem_errors_total', { code: 'not_allowed' }) >= 1, 'errors_total{code="not_allowed"}');
+  assert.ok(metricValue(m, 'tandem_broadcast_latency_seconds_count') >= 1);
+  a.terminate();
+  b.terminate();
+  await eventually(async () => metricValue(await metrics(srv), 'tandem_connections') === 0, { message: 'tandem_connections back to 0' });
+});
+
+test('GET /status caller mode: only the rooms with a member at the caller\'s address; v2.0 shape', async (t) => {
+  const srv = await startServer(t);
+  const mine = newRoomId('mine');
+  const theirs = newRoomId('theirs');
+  const shared = newRoomId('shared');
+  const url = 'https://www.netflix.com/watch/7';
+  const a = await Client.connect(srv, { name: 'a', localAddress: '127.0.0.1' });
+  await a.join({ roomId: mine, userId: newUserId('a'), username: 'Ann' });
+  a.send({ type: 'URL_CHANGE', url, currentTime: 12 });
+  await a.next('URL_CHANGE');
+  const a2 = await Client.connect(srv, { name: 'a2', localAddress: '127.0.0.1' });
+  await a2.join({ roomId: mine, userId: newUserId('a2'), username: null });
+  const x = await Client.connect(srv, { name: 'x', localAddress: '127.0.0.2' });
+  await x.join({ roomId: theirs, userId: newUserId('x'), username: 'Secret' });
+  const s1 = await Client.connect(srv, { localAddress: '127.0.0.1' });
+  await s1.join({ roomId: shared, userId: newUserId('s1') });
+  const s2 = await Client.connect(srv, { localAddress: '127.0.0.2' });
+  await s2.join({ roomId: shared, userId: newUserId('s2') });
+
+  const status = await eventually(async () => {
+    const res = await get(srv, '/status', { localAddress: '127.0.0.1' });
+    assert.equal(res.status, 200);
+    const body = res.json();
+    const room = body.rooms.find((r) => r.roomId === mine);
+    return room && room.users.length === 2 && body.rooms.some((r) => r.roomId === shared && r.users.length === 2) ? { res, body } : false;
+  }, { timeoutMs: 3000, message: '/status listing the caller\'s rooms' });
+  const { res, body } = status;
+  assertCors(res, '/status');
+  assert.equal(typeof body.nodeId, 'string');
+  assert.equal(typeof body.timestamp, 'string');
+  assert.ok(!Number.isNaN(Date.parse(body.timestamp)) && /^\d{4}-\d\d-\d\dT/.test(body.timestamp), `timestamp ${body.timestamp} is not ISO-8601`);
+  assert.equal(typeof body.uptime, 'number');
+  assert.equal(body.localConnections, 5);
+  assert.equal(body.localRooms, 3);
+  assert.equal(body.memory, undefined, '/status must not have a memory field');
+  assert.deepEqual(body.rooms.map((r) => r.roomId).sort(), [mine, shared].sort());
+  assert.ok(!res.body.includes(theirs) && !res.body.includes('Secret') && !res.body.includes(x.userId),
+    'caller mode leaks another address\' room');
+  const room = body.rooms.find((r) => r.roomId === mine);
+  assert.equal(room.connectionCount, 2);
+  assert.equal(room.isPlaying, false);
+  assert.equal(room.currentTime, 12);
+  assert.equal(room.currentUrl, url);
+  assert.equal(room.hostUserId, a.userId);
+  assert.deepEqual(room.users, [{ userId: a.userId, username: 'Ann' }, { userId: a2.userId, username: null }]);
+
+  const other = await eventually(async () => {
+    const b = (await get(srv, '/status', { localAddress: '127.0.0.2' })).json();
+    return b.rooms.length === 2 ? b : false;
+  }, { message: '/status from 127.0.0.2' });
+  assert.deepEqual(other.rooms.map((r) => r.roomId).sort(), [shared, theirs].sort());
+  const nobody = await get(srv, '/status', { localAddress: '127.0.0.3' });
+  assert.equal(nobody.status, 200);
+  assert.deepEqual(nobody.json().rooms, []);
+  assert.ok(!nobody.body.includes(mine) && !nobody.body.includes(theirs));
+  // A playing room's position is extrapolated.
+  a.send({ type: 'PLAY_PAUSE', control: 'play', currentTime: 100 });
+  await a.next('PLAY_PAUSE');
+  await sleep(1500);
+  const later = (await get(srv, '/status', { localAddress: '127.0.0.1' })).json().rooms.find((r) => r.roomId === mine);
+  assert.equal(later.isPlaying, true);
+  assert.ok(later.currentTime > 100 && later.currentTime < 102.5, `/status position ${later.currentTime}`);
+});
+
+test('GET /status with http.status_detail=full lists every room; =off answers 404', async (t) => {
+  const full = await startServer(t, { set: { 'http.status_detail': 'full' } });
+  const r1 = newRoomId();
+  const r2 = newRoomId();
+  const a = await Client.connect(full, { localAddress: '127.0.0.1' });
+  await a.join({ roomId: r1, userId: newUserId() });
+  const b = await Client.connect(full, { localAddress: '127.0.0.2' });
+  await b.join({ roomId: r2, userId: newUserId() });
+  const body = await eventually(async () => {
+    const res = await get(full, '/status', { localAddress: '127.0.0.3' });
+    const j = res.json();
+    return j.rooms.length === 2 ? j : false;
+  }, { message: 'full /status with both rooms' });
+  assert.deepEqual(body.rooms.map((r) => r.roomId).sort(), [r1, r2].sort());
+
+  const off = await startServer(t, { set: { 'http.status_detail': 'off' } });
+  const c = await Client.connect(off);
+  await c.join({ roomId: newRoomId(), userId: newUserId() });
+  assert.equal((await get(off, '/status')).status, 404);
+});
+
+test('GET /api/rooms/{id}/presence: percent-decoded id, member count, 0 for an unknown room', async (t) => {
+  const srv = await startServer(t);
+  const roomId = 'movie night/ep:1 {x}*';
+  await party(srv, 3, { roomId });
+  const res = await get(srv, `/api/rooms/${enc(roomId)}/presence`);
+  assert.equal(res.status, 200);
+  assertCors(res, 'presence');
+  assert.deepEqual(res.json(), { roomId, count: 3 });
+  const unknown = await get(srv, `/api/rooms/${enc('never existed')}/presence`);
+  assert.equal(unknown.status, 200);
+  assert.deepEqual(unknown.json(), { roomId: 'never existed', count: 0 });
+  for (const bad of ['/api/rooms/%zz/presence', '/api/rooms/abc%2/presence', '/api/rooms/%/presence']) {
+    const r = await get(srv, bad);
+    assert.equal(r.status, 400, `${bad} answered ${r.status}`);
+  }
+});
+
+test('short ids: /api/short-id → /api/room → /room/{shortId}[/{pin}] 302 round trip for ids with `/`, `:`, spaces, `%`', async (t) => {
+  const srv = await startServer(t, { set: { 'http.public_base_url': 'https://tandem.example' } });
+  for (const roomId of ['plain_room_1', 'a/b', 'watch: party', 'x / y : z', '100% real', 'ünï cødé ☃']) {
+    const c = await Client.connect(srv);
+    await c.join({ roomId, userId: newUserId() });
+    const res = await get(srv, `/api/short-id/${enc(roomId)}`);
+    assert.equal(res.status, 200, `/api/short-id/${enc(roomId)} answered ${res.status} ${res.body}`);
+    assertCors(res, 'short-id');
+    const body = res.json();
+    assert.match(body.shortId, /^[a-z0-9]{8}$/);
+    assert.equal(body.roomId, roomId);
+    assert.equal(body.shortUrl, `https://tandem.example/room/${body.shortId}`);
+    const again = (await get(srv, `/api/short-id/${enc(roomId)}`)).json();
+    assert.equal(again.shortId, body.shortId, 'same room → same short id');
+
+    const lookup = await get(srv, `/api/room/${body.shortId}`);
+    assert.equal(lookup.status, 200);
+    assertCors(lookup, '/api/room');
+    assert.deepEqual(lookup.json(), { roomId, shortId: body.shortId });
+
+    for (const [path, pin] of [[`/room/${body.shortId}`, null], [`/room/${body.shortId}/4321`, '4321'],
+      [`/room/${body.shortId}/`, null], [`/room/${body.shortId}?utm=1`, null], [`/room/${body.shortId}/4321/`, '4321']]) {
+      const redirect = await get(srv, path);
+      assert.equal(redirect.status, 302, `${path} answered ${redirect.status}`);
+      assertCors(redirect, path);
+      const location = redirect.headers.location;
+      assert.ok(location && location.startsWith('https://www.netflix.com/?tandemRoom='), `Location ${location}`);
+      assert.ok(!/[ \u0080-\uffff]/.test(location), `Location not encoded: ${location}`);
+      const target = new URL(location);
+      assert.equal(target.searchParams.get('tandemRoom'), roomId, `Location ${location} does not round-trip ${roomId}`);
+      assert.equal(target.searchParams.get('pin'), pin);
+      assert.deepEqual([...target.searchParams.keys()], pin ? ['tandemRoom', 'pin'] : ['tandemRoom']);
+    }
+  }
+  const missing = await get(srv, '/api/room/zzzzzzzz');
+  assert.equal(missing.status, 404);
+  assertCors(missing, '/api/room 404');
+  assert.deepEqual(missing.json(), { error: 'Room not found' });
+  const missingRedirect = await get(srv, '/room/zzzzzzzz');
+  assert.equal(missingRedirect.status, 404);
+  assertCors(missingRedirect, '/room 404');
+  assert.match(missingRedirect.headers['content-type'] || '', /^text\/plain/);
+  assert.equal(missingRedirect.body, 'Room not found');
+  // A short id for a room that does not exist yet (the extension asks right after JOIN).
+  const early = await get(srv, `/api/short-id/${enc('not_yet_created')}`);
+  assert.equal(early.status, 200);
+  // Invalid ids.
+  const tooLong = await get(srv, `/api/short-id/${'r'.repeat(65)}`);
+  assert.equal(tooLong.status, 400);
+  assertCors(tooLong, 'short-id 400');
+  assert.deepEqual(tooLong.json(), { error: 'invalid room id' });
+  assert.equal((await get(srv, `/api/short-id/${'r'.repeat(64)}`)).status, 200);
+  assert.deepEqual((await get(srv, '/api/short-id/a%01b')).json(), { error: 'invalid room id' });
+  for (const bad of ['/api/short-id/%zz', '/api/short-id/abc%4', '/api/short-id/%', '/api/short-id/%C3%28']) {
+    const r = await get(srv, bad);
+    assert.equal(r.status, 400, `${bad} answered ${r.status}`);
+  }
+});
+
+test('short ids: limits.short_ids_per_minute newly minted ids per address, then 429', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.short_ids_per_minute': 3 } });
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await get(srv, `/api/short-id/limit_room_${i}`, { localAddress: '127.0.0.1' });
+    assert.equal(res.status, 200);
+    ids.push(res.json().shortId);
+  }
+  assert.equal((await get(srv, '/api/short-id/limit_room_3', { localAddress: '127.0.0.1' })).status, 429);
+  const existing = await get(srv, '/api/short-id/limit_room_0', { localAddress: '127.0.0.1' });
+  assert.equal(existing.status, 200, 'asking again for an already minted id is not a new mint');
+  assert.equal(existing.json().shortId, ids[0]);
+  assert.equal((await get(srv, '/api/short-id/limit_room_3', { localAddress: '127.0.0.2' })).status, 200, 'the limit is per address');
+});
+
+test('CORS on /api/*, /room/*, /status; OPTIONS 204/200 empty; other methods 405; HEAD works', async (t) => {
+  const srv = await startServer(t);
+  const roomId = newRoomId();
+  await party(srv, 1, { roomId });
+  const shortId = (await get(srv, `/api/short-id/${enc(roomId)}`)).json().shortId;
+  for (const path of [`/api/rooms/${roomId}/presence`, `/api/short-id/${roomId}`, `/api/room/${shortId}`, `/room/${shortId}`, '/status']) {
+    const opt = await httpRequest(srv, { method: 'OPTIONS', path, headers: { Origin: 'https://www.netflix.com', 'Access-Control-Request-Method': 'GET' } });
+    assert.ok(opt.status === 204 || opt.status === 200, `OPTIONS ${path} answered ${opt.status}`);
+    assert.equal(opt.body, '', `OPTIONS ${path} has a body`);
+    assertCors(opt, `OPTIONS ${path}`);
+    const head = await httpRequest(srv, { method: 'HEAD', path });
+    const getRes = await get(srv, path);
+    assert.equal(head.status, getRes.status, `HEAD ${path} ${head.status} vs GET ${getRes.status}`);
+    assert.equal(head.body, '');
+    assertCors(head, `HEAD ${path}`);
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const res = await httpRequest(srv, { method, path, headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      assert.equal(res.status, 405, `${method} ${path} answered ${res.status}`);
+    }
+  }
+  for (const path of ['/health', '/ready', '/metrics', '/nope', '/ws']) {
+    assert.equal((await httpRequest(srv, { method: 'POST', path, body: 'x' })).status, 405, `POST ${path}`);
+    if (path !== '/ws' && path !== '/nope') {
+      const head = await httpRequest(srv, { method: 'HEAD', path });
+      assert.equal(head.status, 200, `HEAD ${path}`);
+      assert.equal(head.body, '');
+    }
+  }
+  const r404 = await get(srv, '/api/unknown');
+  assert.equal(r404.status, 404);
+  assertCors(r404, '/api/unknown 404');
+  assert.equal((await get(srv, '/health')).status, 200);
+});
+
+test('WebSocket upgrades: /ws and /ws?query accepted; /ws/ and other paths 404', async (t) => {
+  const srv = await startServer(t);
+  assert.equal(await Client.upgradeStatus(srv, { path: '/ws' }), null);
+  const q = await Client.connect(srv, { path: '/ws?x=1&v=2.0' });
+  await q.join({ roomId: newRoomId(), userId: newUserId() });
+  for (const path of ['/ws/', '/', '/socket', '/ws/x', '/wss', '/api/ws']) {
+    assert.equal(await Client.upgradeStatus(srv, { path }), 404, `upgrade on ${path}`);
+  }
+  assert.equal((await get(srv, '/health')).status, 200);
+});
