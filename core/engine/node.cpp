@@ -62,6 +62,7 @@ Node::Node(boost::asio::io_context& io, const config::Config& config, Journal& j
       started_(std::chrono::steady_clock::now()),
       short_ids_(config.rooms.short_id_ttl.count(), static_cast<std::size_t>(config.limits.short_ids_per_minute)),
       registry_(registry),
+      api_(config, *this),
       tick_timer_(io),
       messages_in_(registry.counter_family("tandem_messages_in_total", "Client frames received, by type", "type")),
       messages_out_(registry.counter("tandem_messages_out_total", "Frames queued to clients")),
@@ -123,6 +124,38 @@ void Node::start() {
   rebuild_status();
   schedule_tick();
 }
+
+bool Node::ready() const { return ready_.load() && journal_.healthy(); }
+
+net::HttpResponse Node::http(const net::HttpRequest& request) { return api_.handle(request); }
+
+std::size_t Node::presence(const std::string& room_id) {
+  std::shared_ptr<RoomSlot> slot;
+  {
+    std::lock_guard lock(rooms_mutex_);
+    if (auto it = rooms_.find(room_id); it != rooms_.end()) slot = it->second;
+  }
+  if (!slot) return 0;
+  std::lock_guard lock(slot->mutex);
+  return slot->removed ? 0 : slot->state.members.size();
+}
+
+std::string Node::status_json(const std::string& mode, const std::string& client_addr) {
+  const double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return status_.render(mode, client_addr, node_id_, iso_time(now_ms()), uptime);
+}
+
+NodeView::ShortIdResult Node::short_id(const std::string& room_id, const std::string& client_addr) {
+  auto result = short_ids_.get_or_mint(room_id, client_addr, now_ms());
+  if (result.minted) journal_.put_short_id(*result.minted);
+  return ShortIdResult{result.short_id, result.rate_limited};
+}
+
+std::optional<std::string> Node::room_for_short_id(const std::string& short_id) {
+  return short_ids_.room_for(short_id, now_ms());
+}
+
+std::string Node::metrics_text() { return registry_.render(); }
 
 void Node::set_draining() { ready_.store(false); }
 

@@ -14,7 +14,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/config/config.hpp"
+#include "core/engine/http_api.hpp"
 #include "core/engine/journal.hpp"
+#include "core/engine/node_view.hpp"
 #include "core/engine/short_ids.hpp"
 #include "core/engine/status_snapshot.hpp"
 #include "core/metrics/metrics.hpp"
@@ -30,7 +32,7 @@ namespace tandem::engine {
 // Ordering: a room's effects are applied and queued to every recipient while that room's mutex
 // is held, so all members see one order per room (invariant 1). A connection's frames are handled
 // one at a time (the net layer guarantees it), so per-connection order holds too.
-class Node final : public net::Handler {
+class Node final : public net::Handler, public NodeView {
  public:
   Node(boost::asio::io_context& io, const config::Config& config, Journal& journal, metrics::Registry& registry);
   ~Node() override;
@@ -44,6 +46,15 @@ class Node final : public net::Handler {
   void stop();
 
   std::size_t room_count() const;
+
+  // NodeView
+  const std::string& node_id() const override { return node_id_; }
+  bool ready() const override;
+  std::size_t presence(const std::string& room_id) override;
+  std::string status_json(const std::string& mode, const std::string& client_addr) override;
+  ShortIdResult short_id(const std::string& room_id, const std::string& client_addr) override;
+  std::optional<std::string> room_for_short_id(const std::string& short_id) override;
+  std::string metrics_text() override;
 
   // net::Handler
   net::HttpResponse http(const net::HttpRequest& request) override;
@@ -85,12 +96,6 @@ class Node final : public net::Handler {
   void tick();
   void rebuild_status();
 
-  net::HttpResponse http_status(const net::HttpRequest& request);
-  net::HttpResponse http_presence(const std::string& room_id);
-  net::HttpResponse http_short_id(const net::HttpRequest& request, const std::string& room_id);
-  net::HttpResponse http_room_lookup(const std::string& short_id);
-  net::HttpResponse http_redirect(const std::string& short_id, const std::string& pin);
-
   boost::asio::io_context& io_;
   const config::Config& config_;
   const room::Settings settings_;
@@ -112,6 +117,7 @@ class Node final : public net::Handler {
   StatusSnapshots status_;
 
   metrics::Registry& registry_;
+  HttpApi api_;
   boost::asio::steady_timer tick_timer_;
   std::chrono::steady_clock::time_point last_status_build_{};
 

@@ -181,15 +181,12 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
 
 unsigned Server::Impl::reserve(const std::string& addr) {
   std::lock_guard lock(mutex);
-  std::size_t total = 0;
-  for (const auto& [a, n] : per_address) total += n;
-  if (total >= options.max_connections) return 503;
-  auto& count = per_address[addr];
-  if (count >= options.max_conns_per_ip) {
-    if (count == 0) per_address.erase(addr);
-    return 429;
-  }
-  ++count;
+  if (reserved_total >= options.max_connections) return 503;
+  auto it = per_address.find(addr);
+  if (it != per_address.end() && it->second >= options.max_conns_per_ip) return 429;
+  if (it == per_address.end()) it = per_address.emplace(addr, 0).first;
+  ++it->second;
+  ++reserved_total;
   return 0;
 }
 
@@ -197,6 +194,7 @@ void Server::Impl::release(const std::string& addr) {
   std::lock_guard lock(mutex);
   auto it = per_address.find(addr);
   if (it == per_address.end()) return;
+  --reserved_total;
   if (--it->second == 0) per_address.erase(it);
 }
 

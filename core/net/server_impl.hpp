@@ -37,6 +37,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // Admission bookkeeping: WebSocket connections per client address and in total.
   std::mutex mutex;
   std::unordered_map<std::string, std::size_t> per_address;
+  std::size_t reserved_total = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<WsSession>> sessions;
 
   // Reserves a WebSocket slot for `addr`; returns 0 when admitted, else the HTTP status of the
