@@ -19,6 +19,7 @@
 
 #include "commands/command.hpp"
 #include "commands/common.hpp"
+#include "core/cluster/cluster_node.hpp"
 #include "core/engine/node.hpp"
 #include "core/engine/sqlite_journal.hpp"
 #include "core/metrics/metrics.hpp"
@@ -85,6 +86,63 @@ void prepare_data_dir(const std::filesystem::path& dir) {
   std::filesystem::remove(probe, ec);
 }
 
+// Cluster mode ([redis] and [postgres]): rooms in Redis, audit trail in PostgreSQL. Same drain as
+// the embedded node; the audit trail needs no flush of its own (it waits in Redis), only the
+// disconnects of this node's members must be committed before it leaves.
+int run_cluster(const config::Config& config) {
+  metrics::Registry registry;
+  asio::io_context io;
+  cluster::ClusterNode node(io, config, registry);
+  net::Server server(io, server_options(config), node, registry);
+  server.start();  // throws "cannot listen on …" (port in use)
+  node.start();
+
+  std::atomic<bool> draining{false};
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::function<void()> arm;
+  arm = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (draining.exchange(true)) {
+        spdlog::warn("second signal ({}): exiting at once", signal);
+        std::_Exit(1);
+      }
+      spdlog::info("signal {}: draining (timeout {}s)", signal, config.server.drain_timeout.count() / 1000.0);
+      node.set_draining();
+      server.stop_accepting();
+      server.close_all(kCloseServiceRestart, "service restart");
+      arm();
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            const auto deadline = std::chrono::steady_clock::now() +
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      config.server.drain_timeout * (1.0 - kFlushShare));
+            asio::steady_timer timer(io);
+            while ((server.websocket_count() > 0 || !node.idle()) && std::chrono::steady_clock::now() < deadline) {
+              timer.expires_after(50ms);
+              co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            io.stop();
+          },
+          asio::detached);
+    });
+  };
+  arm();
+
+  const unsigned threads = config.server.threads > 0 ? static_cast<unsigned>(config.server.threads)
+                                                     : std::max(1u, std::thread::hardware_concurrency());
+  spdlog::info("tandem serve: node {} listening on {}:{} (cluster mode as {}, {} threads)", config.server.node_id,
+               config.server.host, server.port(), node.instance_id(), threads);
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  node.stop(std::chrono::duration_cast<std::chrono::milliseconds>(config.server.drain_timeout * kFlushShare));
+  spdlog::info("drained; exiting");
+  return 0;
+}
+
 int run_serve(ServeOptions& options) {
   if (!options.host.empty()) options.common.flag_settings.emplace_back("server.host", options.host);
   if (options.port != 0) options.common.flag_settings.emplace_back("server.port", std::to_string(options.port));
@@ -96,10 +154,11 @@ int run_serve(ServeOptions& options) {
     return 0;
   }
   if (config.server.node_id.empty()) config.server.node_id = hostname();
+  if (config.redis && config.postgres) return run_cluster(config);
   if (config.redis || config.postgres) {
-    spdlog::error("cluster mode ([redis] and [postgres]) is not built yet in this version; remove those settings "
-                  "to run the embedded node");
-    return 1;
+    spdlog::error("cluster mode needs both [redis] and [postgres] ({} is missing); remove the other to run the "
+                  "embedded node", config.redis ? "[postgres]" : "[redis]");
+    return 2;
   }
 
   const std::filesystem::path data_dir = config.server.data_dir;

@@ -57,6 +57,7 @@ net::HttpResponse status_response(const config::Config& config, NodeView& node, 
 }
 
 net::HttpResponse presence_response(NodeView& node, const std::string& room_id) {
+  if (!valid_room_id(room_id)) return json_response(400, {{"error", "invalid room id"}});
   return json_response(200, {{"roomId", room_id}, {"count", node.presence(room_id)}});
 }
 

@@ -17,6 +17,7 @@ namespace {
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr auto kStatusInterval = std::chrono::milliseconds(1000);
 constexpr room::Millis kPinWindow = 60'000;
+constexpr room::Millis kSnapshotInterval = 1'000;
 
 room::Settings make_settings(const config::Config& c) {
   room::Settings s;
@@ -210,13 +211,11 @@ void Node::message(const std::shared_ptr<net::WsConnection>& conn, std::string_v
   auto& frame = std::get<proto::Frame>(parsed);
   messages_in_.with(frame.type).inc();
 
-  if (std::holds_alternative<proto::Ping>(frame.body)) {
+  if (std::holds_alternative<proto::Ping>(frame.body) && bound_room.empty()) {
+    // A member's PING goes through the room, which answers PONG and refreshes its presence.
     boost::json::object pong{{"type", "PONG"}, {"timestamp", now_ms()}};
     messages_out_.inc();
     conn->send(std::make_shared<const std::string>(boost::json::serialize(pong)));
-    if (!bound_room.empty()) {
-      apply(bound_room, room::FrameInput{conn_id(*conn), node_id_, std::move(frame)}, false, received);
-    }
     return;
   }
   if (std::holds_alternative<proto::Join>(frame.body)) {
@@ -323,7 +322,12 @@ room::Effects Node::apply(const std::string& room_id, const room::Input& input, 
     const room::Millis now = std::max(now_ms(), slot->state.last_activity);
     auto effects = room::apply(slot->state, input, now, settings_);
     deliver(*slot, effects, received);
-    if (effects.changed || effects.archived) persist(*slot, now);
+    // Snapshots: at every broadcast (seq moved) or archive, otherwise at most once per
+    // kSnapshotInterval (position and presence updates arrive several times a second).
+    if (effects.archived || (effects.changed && (slot->state.seq != slot->persisted_seq ||
+                                                 now - slot->persisted_at >= kSnapshotInterval))) {
+      persist(*slot, now);
+    }
     if (effects.archived || !slot->state.exists) {
       slot->removed = true;
       std::lock_guard lock(rooms_mutex_);
@@ -333,7 +337,7 @@ room::Effects Node::apply(const std::string& room_id, const room::Input& input, 
   }
 }
 
-void Node::deliver(RoomSlot&, room::Effects& effects, std::chrono::steady_clock::time_point received) {
+void Node::deliver(RoomSlot& slot, room::Effects& effects, std::chrono::steady_clock::time_point received) {
   bool broadcast = false;
   for (const auto& out : effects.frames) {
     auto text = std::make_shared<const std::string>(boost::json::serialize(out.frame));
@@ -355,8 +359,12 @@ void Node::deliver(RoomSlot&, room::Effects& effects, std::chrono::steady_clock:
     if (conn) conn->close(c.code, c.reason);
   }
   if (effects.unbound_conn) {
+    // Only if the connection is still bound to this room: a socket switching rooms is already
+    // bound to its new room when it leaves the old one.
     std::unique_lock lock(conns_mutex_);
-    if (auto it = conns_.find(*effects.unbound_conn); it != conns_.end()) it->second.room_id.clear();
+    if (auto it = conns_.find(*effects.unbound_conn); it != conns_.end() && it->second.room_id == slot.state.room_id) {
+      it->second.room_id.clear();
+    }
   }
   if (!effects.audit.empty()) journal_.append(node_id_, std::move(effects.audit));
 }
@@ -372,9 +380,11 @@ void Node::send_to(const room::ConnId& id, const std::shared_ptr<const std::stri
   if (conn) conn->send(frame);
 }
 
-void Node::persist(const RoomSlot& slot, room::Millis now) {
+void Node::persist(RoomSlot& slot, room::Millis now) {
   const auto& s = slot.state;
   if (!s.exists) return;
+  slot.persisted_seq = s.seq;
+  slot.persisted_at = now;
   RoomSnapshot snap;
   snap.room_id = s.room_id;
   snap.state = s.archived ? "archived" : (s.members.empty() ? "idle" : "live");

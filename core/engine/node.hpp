@@ -68,6 +68,8 @@ class Node final : public net::Handler, public NodeView {
     std::mutex mutex;
     room::RoomState state;
     bool removed = false;  // archived and taken out of the map
+    std::uint64_t persisted_seq = 0;
+    room::Millis persisted_at = 0;
   };
   struct ConnEntry {
     std::weak_ptr<net::WsConnection> conn;
@@ -85,7 +87,7 @@ class Node final : public net::Handler, public NodeView {
   room::Effects apply(const std::string& room_id, const room::Input& input, bool create,
                       std::chrono::steady_clock::time_point received);
   void deliver(RoomSlot& slot, room::Effects& effects, std::chrono::steady_clock::time_point received);
-  void persist(const RoomSlot& slot, room::Millis now);
+  void persist(RoomSlot& slot, room::Millis now);
   void send_to(const room::ConnId& id, const std::shared_ptr<const std::string>& frame);
   void reply(const std::shared_ptr<net::WsConnection>& conn, proto::ErrorCode code);
 

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/metrics/metrics.hpp"
+#include "core/store/schema.hpp"
 
 namespace tandem::engine {
 
@@ -185,9 +186,7 @@ bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string
   try {
     db_->exec("BEGIN IMMEDIATE");
     try {
-      Statement insert(db_->handle,
-                       "INSERT INTO room_events (room_id, event_type, user_id, data, created_at, seq, node_id, event_uid)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_uid) DO NOTHING");
+      Statement insert(db_->handle, std::string(store::kSqliteInsertEvent).c_str());
       for (const auto& e : events) {
         insert.text(1, e.record.room_id);
         insert.text(2, e.record.type);
@@ -199,18 +198,7 @@ bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string
         insert.text(8, e.uid);
         if (insert.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
       }
-      Statement upsert(db_->handle,
-                       "INSERT INTO rooms (id, host_user_id, current_url, \"current_time\", is_playing,"
-                       " guest_control_enabled, created_at, updated_at, archived_at, state, member_count, seq,"
-                       " snapshot, last_activity)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?9 = 'archived' THEN ?8 END, ?9, ?10,"
-                       " ?11, ?12, ?8)"
-                       " ON CONFLICT (id) DO UPDATE SET host_user_id = excluded.host_user_id,"
-                       " current_url = excluded.current_url, \"current_time\" = excluded.\"current_time\","
-                       " is_playing = excluded.is_playing, guest_control_enabled = excluded.guest_control_enabled,"
-                       " updated_at = excluded.updated_at, archived_at = excluded.archived_at,"
-                       " state = excluded.state, member_count = excluded.member_count, seq = excluded.seq,"
-                       " snapshot = excluded.snapshot, last_activity = excluded.last_activity");
+      Statement upsert(db_->handle, std::string(store::kSqliteUpsertRoom).c_str());
       for (const auto& [id, r] : rooms) {
         upsert.text(1, r.room_id);
         upsert.text_or_null(2, r.host_user_id);
@@ -220,16 +208,24 @@ bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string
         upsert.integer(6, r.guest_control ? 1 : 0);
         upsert.integer(7, r.created_at);
         upsert.integer(8, r.last_activity);
-        upsert.text(9, r.state);
-        upsert.integer(10, r.member_count);
-        upsert.integer(11, static_cast<std::int64_t>(r.seq));
-        upsert.text(12, r.document);
+        if (r.state == "archived") {
+          upsert.integer(9, r.last_activity);
+        } else {
+          sqlite3_bind_null(upsert.stmt, 9);
+        }
+        upsert.text(10, r.state);
+        upsert.integer(11, r.member_count);
+        upsert.integer(12, static_cast<std::int64_t>(r.seq));
+        upsert.text(13, r.document);
         if (upsert.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
       }
-      Statement short_id(db_->handle,
-                         "INSERT INTO short_ids (short_id, room_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)"
-                         " ON CONFLICT (short_id) DO UPDATE SET expires_at = excluded.expires_at");
+      // An expired id may have been minted again for another room: the newer owner wins.
+      Statement release(db_->handle, "DELETE FROM short_ids WHERE short_id = ?1 AND room_id <> ?2");
+      Statement short_id(db_->handle, std::string(store::kSqliteUpsertShortId).c_str());
       for (const auto& s : short_ids) {
+        release.text(1, s.short_id);
+        release.text(2, s.room_id);
+        if (release.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
         short_id.text(1, s.short_id);
         short_id.text(2, s.room_id);
         short_id.integer(3, s.created_at);

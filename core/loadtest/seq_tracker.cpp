@@ -10,31 +10,25 @@ void SeqTracker::restart(std::int64_t seq) {
   missing_.clear();
 }
 
-SeqCounts SeqTracker::observe(std::int64_t seq) {
-  SeqCounts delta;
-  if (!active_) return delta;
-  delta.received = 1;
+void SeqTracker::observe(std::int64_t seq) {
+  if (!active_) return;
+  ++counts_.received;
   if (seq == next_) {
     ++next_;
   } else if (seq > next_) {
-    delta.lost = static_cast<std::uint64_t>(seq - next_);
+    counts_.lost += static_cast<std::uint64_t>(seq - next_);
     for (std::int64_t s = next_; s < seq && missing_.size() < kMaxMissing; ++s) missing_.push_back(s);
     next_ = seq + 1;
   } else {
     const auto it = std::lower_bound(missing_.begin(), missing_.end(), seq);
     if (it != missing_.end() && *it == seq) {
       missing_.erase(it);
-      delta.out_of_order = 1;
-      counts_.lost -= 1;  // it was counted lost when the gap appeared
+      ++counts_.out_of_order;
+      --counts_.lost;  // it was counted lost when the gap appeared
     } else {
-      delta.duplicated = 1;
+      ++counts_.duplicated;
     }
   }
-  counts_.received += delta.received;
-  counts_.lost += delta.lost;
-  counts_.duplicated += delta.duplicated;
-  counts_.out_of_order += delta.out_of_order;
-  return delta;
 }
 
 std::uint64_t SeqTracker::settle(std::int64_t room_last) {

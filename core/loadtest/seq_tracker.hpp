@@ -31,8 +31,8 @@ class SeqTracker {
   void stop() { active_ = false; }
   bool active() const { return active_; }
 
-  // A broadcast with `seq` arrived. Returns the change it caused (added to counts()).
-  SeqCounts observe(std::int64_t seq);
+  // A broadcast with `seq` arrived (ignored while not active).
+  void observe(std::int64_t seq);
 
   // The highest seq received (or the ROOM_STATE's) in the current window.
   std::int64_t last() const { return next_ - 1; }

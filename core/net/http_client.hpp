@@ -29,7 +29,7 @@ class HttpClientHandler {
   virtual void on_http_failed(std::string_view reason) = 0;
 
  protected:
-  ~HttpClientHandler() = default;
+  virtual ~HttpClientHandler() = default;
 };
 
 struct HttpClientOptions {

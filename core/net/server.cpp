@@ -63,15 +63,18 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
   if (ec) co_return;
   const std::string peer = endpoint.address().to_string();
   beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
   const auto& options = server->options;
+  // Bodies are refused, so the buffer only ever holds request heads: bounding it bounds the head
+  // whatever the number of fields.
+  beast::flat_buffer buffer(options.max_header_bytes);
 
   for (;;) {
     // Wait for the first bytes of a request under the keep-alive timeout, then give the whole
     // request `request_timeout`: a client trickling one byte per second is cut off.
     if (buffer.size() == 0) {
       stream.expires_after(options.keepalive_timeout);
-      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), use_tuple);
+      auto [rec, n] = co_await stream.async_read_some(
+          buffer.prepare(std::min(kFirstReadBytes, options.max_header_bytes)), use_tuple);
       if (rec) co_return;
       buffer.commit(n);
     }
@@ -79,12 +82,19 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
     http::request_parser<http::empty_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(0);
-    auto [rec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    // Beast's header_limit applies to what one parse step sees, not to the whole head (the parser
+    // consumes fields as they arrive), so the bytes of the head are counted here.
+    beast::error_code rec;
+    std::size_t head_bytes = 0;
+    while (!rec && !parser.is_header_done()) {
+      auto [step_ec, n] = co_await http::async_read_some(stream, buffer, parser, use_tuple);
+      rec = step_ec;
+      head_bytes += n;
+      if (!rec && head_bytes > options.max_header_bytes) rec = http::error::header_limit;
+    }
     if (rec) {
-      if (rec == http::error::header_limit) {
+      if (rec == http::error::header_limit || rec == http::error::buffer_overflow) {
         co_await write_simple(stream, plain(431, "Request header fields too large"), 11);
-      } else if (rec == http::error::body_limit || rec == http::error::unexpected_body) {
-        co_await write_simple(stream, plain(413, "Request bodies are not accepted"), 11);
       } else if (rec != beast::error::timeout && rec != http::error::end_of_stream && rec != asio::error::eof &&
                  rec != asio::error::connection_reset) {
         co_await write_simple(stream, plain(400, "Bad request"), 11);
@@ -93,6 +103,19 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
     }
     server->http_requests.inc();
     auto& request = parser.get();
+    // Method first (§10: 405 for anything but GET, HEAD, OPTIONS), then the refusal of bodies.
+    const auto method = request.method();
+    const bool allowed = method == http::verb::get || method == http::verb::head || method == http::verb::options;
+    if (!allowed && !parser.is_done()) {
+      HttpResponse refusal = plain(405, "Method not allowed");
+      refusal.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
+      co_await write_simple(stream, refusal, request.version());
+      co_return;
+    }
+    if (!parser.is_done()) {
+      co_await write_simple(stream, plain(413, "Request bodies are not accepted"), request.version());
+      co_return;
+    }
     HttpRequest info;
     info.method = std::string(request.method_string());
     info.target = std::string(request.target());

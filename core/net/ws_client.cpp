@@ -45,8 +45,8 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
   }
 
   static std::string describe(const beast::error_code& ec, const ClientEndpoint& endpoint, const std::string& source) {
-    if (ec == asio::error::address_not_available) return "cannot use source address " + source + ": " + ec.message();
-    if (ec == asio::error::invalid_argument) return "bad address " + endpoint.address + " or " + source;
+    if (ec == boost::system::errc::address_not_available) return "cannot use source address " + source + ": " + ec.message();
+    if (ec == boost::system::errc::invalid_argument) return "bad address " + endpoint.address + " or " + source;
     return ec.message();
   }
 
@@ -71,7 +71,9 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
         const unsigned status = response.result_int();
         return fail("the server answered HTTP " + std::to_string(status) + " to the WebSocket upgrade", status);
       }
-      return fail(ec == beast::error::timeout ? "WebSocket upgrade timed out" : ec.message(), 0);
+      return fail(ec == beast::error::timeout ? "WebSocket upgrade timed out"
+                                              : "WebSocket upgrade failed: " + ec.message(),
+                  0);
     }
     beast::get_lowest_layer(ws).expires_never();
     websocket::stream_base::timeout timeouts{};
@@ -152,7 +154,7 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
     info.by_us = by_us;
     if (ec == websocket::error::closed) {
       info.code = ws.reason().code;
-      info.reason = std::string(ws.reason().reason);
+      info.reason.assign(ws.reason().reason.data(), ws.reason().reason.size());
     } else {
       info.code = kAbnormalClose;
       info.reason = ec.message();

@@ -43,7 +43,7 @@ class WsClientHandler {
   virtual void on_ws_closed(const WsCloseInfo& info) = 0;
 
  protected:
-  ~WsClientHandler() = default;
+  virtual ~WsClientHandler() = default;
 };
 
 struct WsClientOptions {

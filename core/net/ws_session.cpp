@@ -23,6 +23,7 @@ namespace {
 
 constexpr auto kCloseHandshakeTimeout = 5s;  // a peer that never answers our close is cut off
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kAbuseForgiveAfter = 1s;  // within the rate this long: the abuse window restarts
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -91,6 +92,14 @@ bool WsSession::enqueue(Item item, std::size_t bytes) {
     wake = std::exchange(writer_waiting_, false);
   }
   if (overflow) {
+    // The peer does not read, so a close frame would wait behind a write that never ends: tear
+    // the TCP connection down; the read loop then ends and the application sees the close.
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      auto& socket = beast::get_lowest_layer(self->ws_).socket();
+      socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+    });
     server_->slow_consumers.inc();
     spdlog::warn("connection {} from {} closed: send queue over {} bytes", id_, client_addr_,
                  server_->options.send_queue_bytes);
@@ -181,10 +190,13 @@ bool WsSession::admit_frame(std::chrono::steady_clock::time_point now) {
   refilled_at_ = now;
   if (tokens_ >= 1.0) {
     tokens_ -= 1.0;
-    empty_since_.reset();
+    // Abuse ends only when the client stayed within its rate for a while, not when a refilled
+    // token lets one more frame through.
+    if (empty_since_ && now - last_refusal_ >= kAbuseForgiveAfter) empty_since_.reset();
     return true;
   }
   server_->rate_limited_frames.inc();
+  last_refusal_ = now;
   if (!empty_since_) empty_since_ = now;
   if (now - *empty_since_ >= o.abuse_window) {
     close(static_cast<std::uint16_t>(websocket::close_code::policy_error), "rate limit exceeded");

@@ -72,6 +72,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   std::chrono::steady_clock::time_point refilled_at_;
   std::optional<std::chrono::steady_clock::time_point> empty_since_;
   std::optional<std::chrono::steady_clock::time_point> last_rate_error_;
+  std::chrono::steady_clock::time_point last_refusal_{};
 };
 
 }  // namespace tandem::net

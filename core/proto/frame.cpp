@@ -15,9 +15,11 @@ namespace {
 
 using detail::Fields;
 
+// Types only the server sends (§3 "Reserved types").
 constexpr std::array<std::string_view, 9> kServerTypes = {
-    "ROOM_STATE",   "USER_JOINED", "USER_LEFT", "HOST_CHANGED", "GUEST_CONTROL",
-    "USERNAME_UPDATED", "PONG",    "ERROR",     "SEEK_PAUSE"};
+    "ROOM_STATE", "USER_JOINED", "USER_LEFT", "HOST_CHANGED", "GUEST_CONTROL",
+    "USERNAME_UPDATED", "PONG", "ERROR", "SEEK_PAUSE",
+};
 
 bool is_server_type(std::string_view type) {
   for (std::string_view reserved : kServerTypes) {

@@ -40,10 +40,11 @@ struct Message {
 // One asynchronous Redis connection (hiredis driven by an Asio io_context), with pipelining and
 // pub/sub.
 //
-// Thread-safety: none. Every member function must be called on the thread that runs the
-// io_context, and every callback runs on it. If that io_context is run by several threads, use
-// this class only from code already serialized on one of them (or give Redis an io_context of
-// its own). The io_context must outlive the Connection.
+// Thread-safety: none. The io_context must be run by exactly one thread; every member function
+// must be called on that thread, and every callback runs on it. (Socket readiness handlers are
+// posted to the io_context directly, not through a strand: with a multi-threaded io_context,
+// give Redis an io_context and thread of its own and post work to it.) The io_context must
+// outlive the Connection.
 //
 // Callbacks:
 // * Never run inside the call that registered them; they run from the io_context.

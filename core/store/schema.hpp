@@ -109,15 +109,22 @@ inline constexpr std::string_view kPostgresInsertEvent = R"(INSERT INTO room_eve
 VALUES ($1, $2, $3, $4::jsonb, to_timestamp($5::bigint / 1000.0), $6::bigint, $7, $8)
 ON CONFLICT (event_uid) DO NOTHING)";
 
-// Short id upsert. SQLite: ?1 short_id, ?2 room_id, ?3 created_at ms, ?4 expires_at ms.
+// Short id upsert, keyed by room (room_id is UNIQUE: a room has one short id; a new one replaces
+// it). SQLite: ?1 short_id, ?2 room_id, ?3 created_at ms, ?4 expires_at ms.
 inline constexpr std::string_view kSqliteUpsertShortId = R"(INSERT INTO short_ids
   (short_id, room_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (room_id) DO UPDATE SET expires_at = excluded.expires_at)";
+ON CONFLICT (room_id) DO UPDATE SET
+  created_at = CASE WHEN short_ids.short_id = excluded.short_id THEN short_ids.created_at
+                    ELSE excluded.created_at END,
+  short_id = excluded.short_id, expires_at = excluded.expires_at)";
 
 inline constexpr std::string_view kPostgresUpsertShortId = R"(INSERT INTO short_ids
   (short_id, room_id, created_at, expires_at)
 VALUES ($1, $2, to_timestamp($3::bigint / 1000.0), to_timestamp($4::bigint / 1000.0))
-ON CONFLICT (room_id) DO UPDATE SET expires_at = excluded.expires_at)";
+ON CONFLICT (room_id) DO UPDATE SET
+  created_at = CASE WHEN short_ids.short_id = excluded.short_id THEN short_ids.created_at
+                    ELSE excluded.created_at END,
+  short_id = excluded.short_id, expires_at = excluded.expires_at)";
 
 // The embedded database file: server.data_dir/tandem.db.
 std::filesystem::path sqlite_path(const config::Config& config);

@@ -339,36 +339,68 @@ test('PIN guessing from one address over limits.pin_attempts_per_ip_minute: too_
   await by.check();
 });
 
-test('message flood: excess frames get rate_limited at most once per second; sustained abuse closes 1008 after ~10 s', async (t) => {
+test('message flood: 2,000 frames at once get at most msgs_burst + msgs_per_sec·t through, and rate_limited at most once per second', async (t) => {
   const srv = await startServer(t, { set: { 'limits.msgs_per_sec': 50, 'limits.msgs_burst': 200 } });
   const by = await bystanders(srv);
   const c = await joined(srv, { name: 'flooder' });
   const isLimited = (f) => f.type === 'ERROR' && f.code === 'rate_limited';
   const t0 = Date.now();
-  for (let i = 0; i < 2000; i++) c.send({ type: 'PING', timestamp: i });
+  // A generic relay echoes every admitted frame to the sender exactly once: count the echoes.
+  for (let i = 0; i < 2000; i++) c.send({ type: 'FLOOD', i });
   await c.next(isLimited, 3000);
   await sleep(500);
   const floodSeconds = (Date.now() - t0) / 1000;
-  const pongs = c.log.filter((f) => f.type === 'PONG').length;
-  assert.ok(pongs >= 180 && pongs <= 200 + 50 * floodSeconds + 5, `${pongs} PONGs for 2000 PINGs in ${floodSeconds}s (burst 200, 50/s)`);
+  const echoes = c.log.filter((f) => f.type === 'FLOOD').length;
+  // The JOIN took one token; refill 50/s during the flood.
+  assert.ok(echoes >= 150 && echoes <= 200 + 50 * floodSeconds + 5,
+    `${echoes} of 2000 back-to-back frames relayed in ${floodSeconds}s with msgs_burst 200, msgs_per_sec 50 (at most ${Math.floor(200 + 50 * floodSeconds)} expected)`);
   assert.ok(c.log.filter(isLimited).length <= Math.ceil(floodSeconds) + 1, 'more than one rate_limited per second');
   assert.equal(c.log.filter((f) => f.type === 'ERROR' && !isLimited(f)).length, 0);
-  await by.check('during the flood');
-  // Sustained: 100 frames/s against a refill of 50/s keeps the bucket empty.
+  assert.ok(c.isOpen);
+  c.assertSeqOrder();
+  await by.check('after the flood');
+});
+
+test('message flood: the bucket counts frames before JOIN too (PING and JOIN included)', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.msgs_per_sec': 50, 'limits.msgs_burst': 200 } });
+  const by = await bystanders(srv);
+  const c = await Client.connect(srv, { name: 'unbound flooder' });
+  const t0 = Date.now();
+  for (let i = 0; i < 2000; i++) c.send({ type: 'PING', timestamp: i });
+  await c.next((f) => f.type === 'ERROR' && f.code === 'rate_limited', 3000);
+  await sleep(500);
+  const floodSeconds = (Date.now() - t0) / 1000;
+  const pongs = c.log.filter((f) => f.type === 'PONG').length;
+  assert.ok(pongs >= 150 && pongs <= 200 + 50 * floodSeconds + 5, `${pongs} PONGs in ${floodSeconds}s`);
+  await by.check();
+});
+
+test('message flood: sustained abuse (bucket empty for 10 s) closes 1008; rate_limited ERRORs at least 1 s apart', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.msgs_per_sec': 50, 'limits.msgs_burst': 200 } });
+  const by = await bystanders(srv);
+  const c = await joined(srv, { name: 'flooder' });
+  const isLimited = (f) => f.type === 'ERROR' && f.code === 'rate_limited';
+  const t0 = Date.now();
+  for (let i = 0; i < 400; i++) c.send({ type: 'PING', timestamp: i });
+  // 100 frames/s against a refill of 50/s keeps the bucket empty.
   let closed = null;
   c.closed.then((info) => { closed = info; });
-  const deadline = t0 + 16000;
   let n = 0;
-  while (!closed && Date.now() < deadline) {
+  let checked = false;
+  while (!closed && Date.now() < t0 + 16000) {
     for (let i = 0; i < 10 && c.isOpen; i++) c.send({ type: 'PING', timestamp: n++ });
     await sleep(100);
+    if (!checked && Date.now() > t0 + 3000) {
+      checked = true;
+      await by.check('during the sustained flood');
+    }
   }
   assert.ok(closed, 'the flooder was not closed within 16 s of sustained abuse');
   assert.equal(closed.code, 1008);
-  const firstLimited = c.log.find(isLimited)._at;
-  const after = (closed.at - firstLimited) / 1000;
-  assert.ok(after >= 8.5 && after <= 12.5, `closed ${after.toFixed(1)} s after the bucket ran empty, expected ~10 s`);
   const limitedAt = c.log.filter(isLimited).map((f) => f._at);
+  assert.ok(limitedAt.length > 0, 'no rate_limited ERROR');
+  const after = (closed.at - limitedAt[0]) / 1000;
+  assert.ok(after >= 8.5 && after <= 12.5, `closed ${after.toFixed(1)} s after the bucket ran empty, expected ~10 s`);
   for (let i = 1; i < limitedAt.length; i++) {
     assert.ok(limitedAt[i] - limitedAt[i - 1] >= 900, `two rate_limited ERRORs ${limitedAt[i] - limitedAt[i - 1]} ms apart`);
   }
@@ -376,30 +408,34 @@ test('message flood: excess frames get rate_limited at most once per second; sus
   await by.check('after the flooder was closed');
 });
 
-test('slow reader: a client that stops reading is closed once it is limits.send_queue_bytes behind; bystanders unaffected', async (t) => {
+test('slow reader: a client that stops reading is closed once it is limits.send_queue_bytes behind, and leaves the room; bystanders unaffected', async (t) => {
   const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 65536, 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000 } });
   const by = await bystanders(srv);
   const roomId = newRoomId('slow');
   const [host, slow] = await party(srv, 2, { roomId, prefix: 'slowroom' });
-  const before = metricValue(await metrics(srv), 'tandem_slow_consumer_disconnects_total') ?? 0;
-  slow.ws._socket.pause();
+  const slowCount = async () => metricValue(await metrics(srv), 'tandem_slow_consumer_disconnects_total') ?? 0;
+  const before = await slowCount();
+  slow.ws._socket.pause(); // stops reading: the kernel buffers fill, then the server's send queue
   const payload = 'y'.repeat(8000);
-  let left = null;
-  const deadline = Date.now() + 30000;
   let sent = 0;
-  while (!left && Date.now() < deadline && sent < 8000) {
+  let detected = false;
+  const deadline = Date.now() + 30000;
+  while (!detected && Date.now() < deadline && sent < 8000) {
     for (let i = 0; i < 100; i++) host.send({ type: 'BULK', i: sent++, payload });
     await host.next({ type: 'BULK', i: sent - 1 }, 10000);
     host.take('BULK');
-    left = host.queue.find((f) => f.type === 'USER_LEFT' && f.userId === slow.userId);
+    detected = (await slowCount()) > before || host.queue.some((f) => f.type === 'USER_LEFT');
   }
-  t.diagnostic(`slow reader: ${sent} frames of 8 KB sent before it was dropped`);
-  assert.ok(left, `the slow reader was not disconnected after ${sent} frames of 8 KB (${(sent * 8) / 1024} MB)`);
-  const after = await eventually(async () => {
-    const v = metricValue(await metrics(srv), 'tandem_slow_consumer_disconnects_total');
-    return v > before ? v : false;
-  }, { message: 'tandem_slow_consumer_disconnects_total to increment' });
-  assert.equal(after, before + 1);
+  t.diagnostic(`slow reader: dropped after ${sent} frames of 8 KB`);
+  assert.ok(detected, `the slow reader was not disconnected after ${sent} frames of 8 KB (${(sent * 8) / 1024} MB)`);
+  assert.equal(await eventually(async () => ((await slowCount()) > before ? slowCount() : false),
+    { message: 'tandem_slow_consumer_disconnects_total to increment' }), before + 1);
+  // Closed means gone: the room hears USER_LEFT at once and the connection is no longer counted.
+  const left = await host.next({ type: 'USER_LEFT', userId: slow.userId }, 3000);
+  assert.ok(left);
+  await eventually(async () => metricValue(await metrics(srv), 'tandem_connections') === 3,
+    { message: 'tandem_connections to drop to 3 (host + 2 bystanders)' });
+  assert.equal((await get(srv, `/api/rooms/${roomId}/presence`)).json().count, 1);
   assert.ok(host.isOpen, 'the sender must not be affected');
   slow.ws._socket.resume();
   const info = await slow.waitClose(10000);
@@ -448,7 +484,7 @@ test('huge headers (> http.max_header_bytes) → 431', async (t) => {
 test('malformed percent-escapes on every endpoint: 400 (404 where the id cannot exist), never a crash', async (t) => {
   const srv = await startServer(t);
   const by = await bystanders(srv);
-  for (const bad of ['%zz', '%', 'abc%4', '%%', '%g0', 'a%0', '%C3%28', '%FF']) {
+  for (const bad of ['%zz', '%', 'abc%4', '%%', '%g0', 'a%0', '%%41', '%4']) {
     for (const [path, allowed] of [[`/api/short-id/${bad}`, [400]], [`/api/rooms/${bad}/presence`, [400]],
       [`/api/room/${bad}`, [400, 404]], [`/room/${bad}`, [400, 404]], [`/room/abcdefgh/${bad}`, [400, 404]]]) {
       const res = await get(srv, path);
@@ -462,6 +498,18 @@ test('malformed percent-escapes on every endpoint: 400 (404 where the id cannot 
   }
   assert.ok([400, 404].includes(await Client.upgradeStatus(srv, { path: '/ws%zz' })));
   assert.equal((await get(srv, '/health')).status, 200);
+  await by.check();
+});
+
+test('percent-escapes that decode to invalid UTF-8 are not a room id: 400 on /api/short-id and /api/rooms/{id}/presence alike', async (t) => {
+  const srv = await startServer(t);
+  const by = await bystanders(srv);
+  for (const bad of ['%C3%28', '%FF', 'ab%E2%82', '%ED%A0%80']) {
+    const short = await get(srv, `/api/short-id/${bad}`);
+    assert.equal(short.status, 400, `/api/short-id/${bad} answered ${short.status} ${short.body}`);
+    const presence = await get(srv, `/api/rooms/${bad}/presence`);
+    assert.equal(presence.status, 400, `/api/rooms/${bad}/presence answered ${presence.status} ${presence.body}`);
+  }
   await by.check();
 });
 

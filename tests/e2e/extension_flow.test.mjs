@@ -56,6 +56,21 @@ test('JOIN then REQUEST_SYNC without waiting: ROOM_STATE (all fields) then SYNC_
   d.assertSeqOrder();
 });
 
+test('PING gets exactly one PONG, before and after JOIN (the extension pings every 15 s)', async (t) => {
+  const srv = await startServer(t, { set: FAST });
+  const c = await Client.connect(srv);
+  c.send({ type: 'PING', timestamp: Date.now() });
+  const p1 = await c.next('PONG');
+  assert.equal(typeof p1.timestamp, 'number');
+  assert.equal(p1.seq, undefined);
+  await c.none('PONG', 300);
+  await c.join({ roomId: newRoomId(), userId: newUserId() });
+  for (let i = 0; i < 3; i++) c.send({ type: 'PING', timestamp: Date.now(), userId: c.userId });
+  for (let i = 0; i < 3; i++) await c.next('PONG');
+  await c.none('PONG', 400);
+  assert.equal(c.log.filter((f) => f.type === 'PONG').length, 4, 'one PONG per PING');
+});
+
 test('second member: USER_JOINED with peerId to the first member only; users in join order', async (t) => {
   const srv = await startServer(t, { set: FAST });
   const roomId = newRoomId();

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, party } from './lib/client.mjs';
+import { get } from './lib/http.mjs';
 import { startServer } from './lib/server.mjs';
 import { roomId as newRoomId, sleep, userId as newUserId } from './lib/util.mjs';
 
@@ -159,10 +160,11 @@ test('repeated JOIN to the same room on the same socket answers ROOM_STATE again
   b.assertSeqOrder();
 });
 
-test('room switch: a second JOIN for another room leaves the old one (USER_LEFT and host election there, nothing to the switcher)', async (t) => {
+test('room switch: a second JOIN for another room leaves the old one (USER_LEFT and host election there, nothing to the switcher), every time', async (t) => {
   const srv = await startServer(t, { set: FAST });
   const r1 = newRoomId('one');
   const r2 = newRoomId('two');
+  const r3 = newRoomId('three');
   const [a, b] = await party(srv, 2, { roomId: r1 });
   const state = await a.join({ roomId: r2, userId: a.userId, username: 'Member 0' });
   assert.equal(state.roomId, r2);
@@ -174,15 +176,56 @@ test('room switch: a second JOIN for another room leaves the old one (USER_LEFT 
   assert.equal(ul.userId, a.userId);
   assert.ok(hc.seq < ul.seq);
   await a.none((f) => f.type === 'USER_LEFT' || f.type === 'HOST_CHANGED', 300);
-  // A failing second JOIN leaves the socket where it was.
-  a.send({ type: 'JOIN', roomId: 'x'.repeat(65), userId: a.userId });
-  await a.expectError('invalid_room_id');
-  a.send({ type: 'PLAY_PAUSE', control: 'play' });
-  const pp = await a.next('PLAY_PAUSE');
-  assert.equal(pp.userId, a.userId);
-  await b.none('PLAY_PAUSE', 200);
-  a.assertSeqOrder();
-  b.assertSeqOrder();
+  // An observer joins a's new room; a switches again: the observer must see a leave.
+  const o = await Client.connect(srv, { name: 'observer' });
+  await o.join({ roomId: r2, userId: newUserId('o') });
+  await a.next({ type: 'USER_JOINED', userId: o.userId });
+  const s3 = await a.join({ roomId: r3, userId: a.userId, username: 'Member 0' });
+  assert.equal(s3.roomId, r3);
+  const hc2 = await o.next('HOST_CHANGED');
+  const ul2 = await o.next('USER_LEFT');
+  assert.equal(hc2.hostUserId, o.userId);
+  assert.equal(ul2.userId, a.userId);
+  const presence = (await get(srv, `/api/rooms/${encodeURIComponent(r2)}/presence`)).json();
+  assert.equal(presence.count, 1, `${r2} still counts the member who switched away`);
+  const late = await Client.connect(srv);
+  const s2 = await late.join({ roomId: r2, userId: newUserId('l') });
+  assert.deepEqual(s2.users.map((u) => u.userId), [o.userId, late.userId]);
+  // The switcher only hears from its current room.
+  o.send({ type: 'PLAY_PAUSE', control: 'play' });
+  await late.next('PLAY_PAUSE');
+  await a.none('PLAY_PAUSE', 300);
+  for (const m of [a, b, o, late]) m.assertSeqOrder();
+});
+
+test('a second JOIN that fails validation leaves the socket bound to its current room', async (t) => {
+  const srv = await startServer(t, { set: FAST });
+  const roomId = newRoomId();
+  const [a, b] = await party(srv, 2, { roomId });
+  for (const bad of [{ roomId: 'x'.repeat(65), userId: b.userId }, { roomId: newRoomId(), userId: '' }, { roomId: newRoomId(), userId: b.userId, username: 5 }]) {
+    b.send({ type: 'JOIN', ...bad });
+    const err = await b.next('ERROR');
+    assert.notEqual(err.code, 'not_joined', JSON.stringify(err));
+    b.send({ type: 'CHAT', text: 'still here?' });
+    const echo = await b.next((f) => f.type === 'CHAT' || f.type === 'ERROR');
+    assert.equal(echo.type, 'CHAT', `after a failed JOIN ${JSON.stringify(bad)} -> ${JSON.stringify(err)}, a frame from the socket answered ${JSON.stringify(echo)}`);
+    await a.next('CHAT');
+  }
+  await a.none('USER_LEFT', 200);
+  // The same after a room switch.
+  const r2 = newRoomId('switched');
+  await b.join({ roomId: r2, userId: b.userId });
+  await a.next({ type: 'USER_LEFT', userId: b.userId });
+  const o = await Client.connect(srv, { name: 'observer' });
+  await o.join({ roomId: r2, userId: newUserId('o') });
+  b.send({ type: 'JOIN', roomId: 'y'.repeat(65), userId: b.userId });
+  const err = await b.next('ERROR');
+  assert.equal(err.code, 'invalid_room_id');
+  b.send({ type: 'CHAT', text: 'still here after the switch?' });
+  const echo = await b.next((f) => f.type === 'CHAT' || f.type === 'ERROR');
+  assert.equal(echo.type, 'CHAT', `after a switch and a failed JOIN, a frame from the socket answered ${JSON.stringify(echo)}`);
+  await o.next('CHAT');
+  for (const m of [a, b, o]) m.assertSeqOrder();
 });
 
 test('room lifetime: all members disconnected → state kept for rooms.empty_ttl; last LEAVE → archived at once', async (t) => {

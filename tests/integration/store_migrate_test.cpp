@@ -233,3 +233,22 @@ TEST_CASE("the room and event statements of schema.hpp write rows tandem rooms r
   CHECK(db->query("SELECT COUNT(*) FROM room_events").front().integer(0) == 1);
   CHECK(db->query("SELECT seq FROM rooms").front().integer(0) == 1);
 }
+
+TEST_CASE("a room's new short id replaces its old one through the schema.hpp upsert", "[store][migrate]") {
+  const auto backend = GENERATE(store::Backend::sqlite, store::Backend::postgres);
+  INFO(name_of(backend));
+  TestDatabase database(backend);
+  REQUIRE(run_tandem({"migrate"}, database.env()).code == 0);
+  auto db = database.connect();
+  const auto sql = backend == store::Backend::postgres ? store::kPostgresUpsertShortId : store::kSqliteUpsertShortId;
+  const std::int64_t t = 1732665600000;
+  db->query(sql, {std::string("aaaa1111"), std::string("r1"), t, t + 1000});
+  db->query(sql, {std::string("aaaa1111"), std::string("r1"), t + 5, t + 2000});  // extend
+  db->query(sql, {std::string("bbbb2222"), std::string("r1"), t + 9, t + 3000});  // replace
+  const auto rows = db->query("SELECT short_id, " + db->epoch_ms("created_at") + ", " + db->epoch_ms("expires_at") +
+                              " FROM short_ids");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].text(0) == "bbbb2222");
+  CHECK(rows[0].integer(1) == t + 9);
+  CHECK(rows[0].integer(2) == t + 3000);
+}

@@ -129,3 +129,19 @@ TEST_CASE("every state change of §8 is audited with its type", "[room][audit]")
                                    "USERNAME_UPDATED", "PLAY_PAUSE", "SEEK", "GATE_RELEASED", "URL_CHANGE",
                                    "HOST_CHANGED", "USER_LEFT", "USER_LEFT", "ROOM_ARCHIVED"})));
 }
+
+TEST_CASE("fix: a connection's frames take effect strictly in the order they are applied", "[room][seq]") {
+  RoomFixture room;
+  populate(room, 2);
+  const Effects play = room.send("node-a/1", R"({"type":"PLAY_PAUSE","control":"play","currentTime":10})");
+  const Effects seek = room.send("node-a/1", R"({"type":"SEEK","currentTime":20,"isPlaying":false})");
+  const Effects pause = room.send("node-a/1", R"({"type":"PLAY_PAUSE","control":"pause","currentTime":21})");
+  const std::uint64_t s1 = only(play, "PLAY_PAUSE").frame.at("seq").as_uint64();
+  const std::uint64_t s2 = only(seek, "SEEK_PAUSE").frame.at("seq").as_uint64();
+  const std::uint64_t s3 = only(pause, "PLAY_PAUSE").frame.at("seq").as_uint64();
+  CHECK(s1 + 1 == s2);
+  CHECK(s2 + 1 == s3);
+  CHECK_FALSE(room.state.is_playing);
+  CHECK(room.state.current_time == 21);
+  CHECK_FALSE(room.state.gate);
+}

@@ -1,0 +1,86 @@
+# Shared by the bench scripts: starting a node or an echo target, sampling CPU and memory from
+# /proc, and summarising a loadtest report. Source it; it defines functions only.
+
+# CPU seconds (user + system) a process has used so far; 0 when it is gone.
+cpu_seconds() {
+  local pid=$1 ticks
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || { echo 0; return; }
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# Resident memory of a process in KiB.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+
+wait_for_port() {
+  local port=$1 tries=0
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    tries=$((tries + 1))
+    [ "$tries" -gt 300 ] && { echo "nothing listens on $port after 30 s" >&2; return 1; }
+    sleep 0.1
+  done
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Runs "$@" (a loadtest) in the background while sampling, once a second, the CPU of $SAMPLE_PID
+# (the server) and of the loadtest process tree, and the server's RSS at $STEADY_AT seconds.
+# Sets LT_RC, LT_CPU (seconds, all worker processes), SRV_CPU (seconds during the run),
+# SRV_RSS_STEADY (KiB), RUN_SECONDS, LOAD_BEFORE, LOAD_AFTER.
+run_sampled() {
+  local start end srv_cpu0 pid
+  declare -A last_cpu=()
+  LOAD_BEFORE=$(load_average)
+  srv_cpu0=$(cpu_seconds "$SAMPLE_PID")
+  start=$(date +%s.%N)
+  "$@" &
+  pid=$!
+  SRV_RSS_STEADY=0
+  local elapsed=0
+  while kill -0 "$pid" 2>/dev/null; do
+    for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
+      local c
+      c=$(cpu_seconds "$p")
+      [ "$c" != 0 ] && last_cpu[$p]=$c
+    done
+    if [ "$elapsed" -eq "${STEADY_AT:-30}" ]; then
+      SRV_RSS_STEADY=$(rss_kib "$SAMPLE_PID")
+      SRV_WS_STEADY=$(curl -s "http://127.0.0.1:${SAMPLE_PORT}/metrics" | awk '$1 == "tandem_connections" {print $2}')
+    fi
+    sleep 1
+    elapsed=$((elapsed + 1))
+  done
+  wait "$pid"
+  LT_RC=$?
+  end=$(date +%s.%N)
+  SRV_CPU=$(awk -v a="$(cpu_seconds "$SAMPLE_PID")" -v b="$srv_cpu0" 'BEGIN { printf "%.1f", a - b }')
+  LT_CPU=0
+  for p in "${!last_cpu[@]}"; do LT_CPU=$(awk -v a="$LT_CPU" -v b="${last_cpu[$p]}" 'BEGIN { printf "%.1f", a + b }'); done
+  RUN_SECONDS=$(awk -v a="$end" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+  LOAD_AFTER=$(load_average)
+}
+
+# One markdown table row from a loadtest report.
+summarise() {
+  python3 - "$@" <<'EOF'
+import json, sys
+report_file, name, srv_cpu, lt_cpu, seconds, rss_base, rss_steady, sockets, load_before, load_after = sys.argv[1:11]
+r = json.load(open(report_file))
+b = r["latency_ms"]["broadcast"]; s = r["latency_ms"]["status"]; lag = r["latency_ms"]["send_lag"]
+c = r["clients"]; d = r["delivery"]; e = r["errors"]
+seconds = float(seconds)
+sockets = int(float(sockets or 0))
+per_socket = (int(rss_steady) - int(rss_base)) / sockets if sockets else 0
+status = f'{s["p50"]:.1f} / {s["p99"]:.1f} / {s["max"]:.0f}' if s["count"] else "–"
+print(f'| {name} | {c["joined"]}/{c["target"]} | {b["count"]:,} | {b["p50"]:.2f} / {b["p99"]:.2f} / {b["max"]:.0f} | '
+      f'{status} | {d["lost"]}/{d["duplicated"]}/{d["out_of_order"]} | {e["total"]} | '
+      f'{float(srv_cpu) / seconds * 100:.0f} % | {float(lt_cpu) / seconds * 100:.0f} % | '
+      f'{int(rss_steady) / 1024:.0f} MiB, {per_socket:.1f} KiB | {lag["p99"]:.2f} | {load_before} → {load_after} |')
+EOF
+}
+
+table_header() {
+  echo '| scenario | joined | broadcasts | broadcast p50 / p99 / max ms | /status p50 / p99 / max ms | lost/dup/ooo | errors | server CPU | loadtest CPU | server RSS, per connection | send lag p99 ms | load avg before → after |'
+  echo '|---|---|---|---|---|---|---|---|---|---|---|---|'
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Single-node benchmark: starts a fresh embedded `tandem serve` for each scenario, drives it with
+# `tandem loadtest` on the same machine, and records latency, delivery, server CPU (from
+# /proc/PID/stat) and server RSS per WebSocket. Results: a markdown table on stdout and in
+# $OUT/single-node-<date>.md, one JSON report per scenario in $OUT.
+#
+#   bench/single-node.sh [-b BINARY] [-o OUT_DIR] [-d DURATION] [SCENARIO …]
+#
+# Scenarios (default: all of them, in this order):
+#   ext-1000 ext-5000 ext-9000   extension profile, rooms of 4, one source address per room
+#   hb-1000 hb-5000 hb-19000     heartbeat profile (PING 15 s, host HOST_HEARTBEAT 1 s), rooms of 4
+# Every scenario runs DURATION (default 60s) with the first 10 s (the ramp) not recorded.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+binary="$here/../build-lt/cli/tandem"
+out="$here/results"
+duration=60
+while getopts "b:o:d:" opt; do
+  case $opt in
+    b) binary=$OPTARG ;;
+    o) out=$OPTARG ;;
+    d) duration=${OPTARG%s} ;;
+    *) sed -n '2,14p' "$0"; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+scenarios=("$@")
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(ext-1000 ext-5000 ext-9000 hb-1000 hb-5000 hb-19000)
+[ -x "$binary" ] || { echo "no tandem binary at $binary (build it or pass -b)" >&2; exit 2; }
+mkdir -p "$out"
+ulimit -n "$(ulimit -Hn)"
+
+stamp=$(date -u +%Y-%m-%dT%H%MZ)
+summary="$out/single-node-$stamp.md"
+{
+  echo "# single node, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+  echo "binary: $binary ($("$binary" --version))"
+  echo "duration: ${duration}s per scenario, first 10 s not recorded; file limit $(ulimit -n)"
+  echo
+  table_header
+} | tee "$summary"
+
+node_pid=""
+data_dir=""
+stop_node() {
+  if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
+    kill -TERM "$node_pid"
+    wait "$node_pid" 2>/dev/null || true
+  fi
+  node_pid=""
+  [ -n "$data_dir" ] && rm -rf "$data_dir"
+  data_dir=""
+}
+trap stop_node EXIT
+
+for scenario in "${scenarios[@]}"; do
+  profile=${scenario%%-*}
+  clients=${scenario#*-}
+  case $profile in
+    ext) lt_profile=extension; sockets_per_client=2 ;;
+    hb) lt_profile=heartbeat; sockets_per_client=1 ;;
+    *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+  esac
+  # One worker holds 20,000 descriptors here; above ~9,000 WebSockets use two.
+  workers=1
+  [ $((clients * sockets_per_client)) -gt 18000 ] && workers=2
+  [ "$clients" -gt 9000 ] && workers=2
+  ramp=$(( clients / 8 > 500 ? clients / 8 : 500 ))
+
+  port=$(free_port)
+  data_dir=$(mktemp -d /tmp/tandem-bench-XXXXXX)
+  "$binary" serve --host 127.0.0.1 --port "$port" --data-dir "$data_dir" --log-level warn \
+    --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 \
+    2>"$out/$scenario.node.log" &
+  node_pid=$!
+  wait_for_port "$port"
+  sleep 1
+  rss_base=$(rss_kib "$node_pid")
+
+  report="$out/$scenario.json"
+  SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((duration * 3 / 4)) \
+    run_sampled "$binary" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
+    --profile "$lt_profile" --ramp "$ramp" --duration "${duration}s" --warmup 10s --workers "$workers" \
+    --address-per-room --quiet --out "$report" \
+    --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \
+    >"$out/$scenario.txt" 2>&1 || true
+  sockets=$((clients * sockets_per_client))
+  [ -n "${SRV_WS_STEADY:-}" ] && sockets=$(( ${SRV_WS_STEADY%.*} * sockets_per_client ))
+  if [ -s "$report" ]; then
+    summarise "$report" "$scenario ($workers worker$([ "$workers" -gt 1 ] && echo s))" "$SRV_CPU" "$LT_CPU" \
+      "$RUN_SECONDS" "$rss_base" "$SRV_RSS_STEADY" "$sockets" "$LOAD_BEFORE" "$LOAD_AFTER" | tee -a "$summary"
+  else
+    echo "| $scenario | loadtest failed (exit $LT_RC), see $out/$scenario.txt |" | tee -a "$summary"
+  fi
+  stop_node
+  sleep 2
+done
+
+echo
+echo "summary: $summary"

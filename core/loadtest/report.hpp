@@ -1,0 +1,34 @@
+#pragma once
+
+// The end of a run: the merged results of every worker, the thresholds' verdicts, the JSON
+// document written by --out, and the table printed for a human.
+
+#include <string>
+#include <vector>
+
+#include <boost/json/fwd.hpp>
+
+#include "core/loadtest/options.hpp"
+#include "core/loadtest/stats.hpp"
+#include "core/loadtest/threshold.hpp"
+#include "core/loadtest/worker.hpp"
+
+namespace tandem::loadtest {
+
+struct Report {
+  const Options* options = nullptr;
+  std::string started_at;  // ISO 8601, UTC
+  double elapsed_s = 0;    // the longest worker
+  std::vector<WorkerResult> workers;
+  Stats total;
+  std::vector<ThresholdResult> thresholds;
+  bool passed = true;  // every threshold passed
+};
+
+// Merges the workers and evaluates the thresholds of `options` (already validated).
+Report build_report(const Options& options, std::vector<WorkerResult> workers, std::string started_at);
+
+boost::json::value report_json(const Report& report);
+std::string human_table(const Report& report);
+
+}  // namespace tandem::loadtest

@@ -1,0 +1,676 @@
+// Validates one rendered kustomization (the output of `kubectl kustomize`) for scripts/check-k8s.
+//
+//   node validate.mjs --binary TANDEM --work DIR --label NAME RENDERED.yaml
+//
+// Prints one line per problem, "NAME: Kind/name: where: what", and exits 1 if there was any
+// (2: usage, or a tool is missing). Nothing here needs a cluster or the network.
+//
+// Written for this project because no offline validator can be installed from the registries it
+// may use: kubeconform and kubeval are not in Debian 12, and `kubectl --validate=strict` fetches
+// the schema from an API server. Two npm packages generated from the Kubernetes v1.33 OpenAPI
+// specification supply the schema:
+//   * kubernetes-models: a compiled ajv validator per kind (types, required fields, enums,
+//     formats). Its JSON schemas allow unknown fields, as the API server's do: the server drops
+//     them silently, so a misspelt probe field would simply vanish.
+//   * @kubernetes/client-node: the field list of every API type, used to reject unknown fields.
+// On top of the schema it checks what no schema can:
+//   * references inside the render: selectors that select pods, HPA and Ingress targets,
+//     ConfigMaps, Secrets' keys, named ports, volume mounts;
+//   * every container that runs `tandem serve`: its tandem.toml (from the rendered ConfigMap),
+//     its args and its environment (including the variables kubelet adds for Services) through
+//     `tandem serve --check-config`; terminationGracePeriodSeconds above preStop + drain_timeout;
+//     data_dir on a writable volume; server.threads matching the CPU request.
+// Every ConfigMap's tandem.toml is also checked on its own, with an empty environment.
+
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+import { parse as parseToml } from "smol-toml";
+import { parseAllDocuments } from "yaml";
+
+const CLIENT_MODELS = new URL("./node_modules/@kubernetes/client-node/dist/gen/models/", import.meta.url);
+const PRIMITIVE_TYPES = new Set(["string", "number", "boolean", "Date", "any", "object", "IntOrString"]);
+const PLACEHOLDER = "check-k8s-placeholder";
+// Seconds a pod needs beyond preStop + drain_timeout: SIGKILL follows the grace period at once.
+const GRACE_MARGIN_SECONDS = 5;
+// The image's WORKDIR (Dockerfile): where a relative server.data_dir lands.
+const IMAGE_WORKDIR = "/var/lib/tandem";
+// What tandem uses for keys that neither the file, the environment nor a flag sets.
+const TANDEM_DEFAULTS = { drain_timeout: "25s", data_dir: "./data", threads: 0 };
+
+const { values: options, positionals } = parseArgs({
+  options: { binary: { type: "string" }, work: { type: "string" }, label: { type: "string" } },
+  allowPositionals: true,
+});
+if (!options.binary || !options.work || positionals.length !== 1) {
+  console.error("usage: node validate.mjs --binary TANDEM --work DIR [--label NAME] RENDERED.yaml");
+  process.exit(2);
+}
+const label = options.label ?? positionals[0];
+const binary = path.resolve(options.binary);
+mkdirSync(options.work, { recursive: true });
+
+let problems = 0;
+function problem(obj, where, what) {
+  problems++;
+  const id = obj ? `${obj.kind}/${obj.metadata?.name ?? "?"}` : "render";
+  console.log(`${label}: ${id}: ${where ? `${where}: ` : ""}${what}`);
+}
+function note(what) {
+  console.log(`${label}: ${what}`);
+}
+
+// ---- loading ---------------------------------------------------------------------------------
+
+function loadObjects(file) {
+  const objects = [];
+  for (const doc of parseAllDocuments(readFileSync(file, "utf8"), { uniqueKeys: true })) {
+    for (const error of doc.errors) problem(null, "", `YAML: ${error.message}`);
+    const value = doc.toJS();
+    if (value === null || value === undefined) continue;
+    if (!isObject(value) || typeof value.apiVersion !== "string" || typeof value.kind !== "string") {
+      problem(null, "", "a document without apiVersion and kind");
+      continue;
+    }
+    objects.push(value);
+  }
+  return objects;
+}
+
+function isObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+// ---- schema: kubernetes-models ---------------------------------------------------------------
+
+async function modelClass(apiVersion, kind) {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  try {
+    const module = await import(group ? `kubernetes-models/${group}/${version}` : `kubernetes-models/${version}`);
+    const model = module[kind];
+    return model?.apiVersion === apiVersion ? model : null;
+  } catch {
+    return null;
+  }
+}
+
+async function checkSchema(obj) {
+  const Model = await modelClass(obj.apiVersion, obj.kind);
+  if (!Model) {
+    problem(obj, "", `no Kubernetes v1.33 schema for ${obj.apiVersion} ${obj.kind} (custom resources are not accepted)`);
+    return false;
+  }
+  try {
+    new Model(obj).validate();
+  } catch (error) {
+    for (const e of error.errors ?? [{ instancePath: "", message: error.message }]) {
+      problem(obj, e.instancePath || "/", e.message);
+    }
+  }
+  return true;
+}
+
+// ---- unknown fields: @kubernetes/client-node field lists -------------------------------------
+
+const fieldLists = new Map();
+async function fieldList(typeName) {
+  if (!fieldLists.has(typeName)) {
+    let list = null;
+    try {
+      const module = await import(new URL(`${typeName}.js`, CLIENT_MODELS));
+      list = module[typeName]?.attributeTypeMap ?? null;
+    } catch {
+      list = null;
+    }
+    fieldLists.set(typeName, list && new Map(list.map((a) => [a.baseName, a.type])));
+  }
+  return fieldLists.get(typeName);
+}
+
+// client-node names a type after its version and kind (V1Deployment, V2HorizontalPodAutoscaler),
+// prefixed with the group where two groups share a kind (EventsV1Event).
+async function topLevelType(apiVersion, kind) {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["core", apiVersion];
+  const v = version[0].toUpperCase() + version.slice(1);
+  const g = group.split(".")[0];
+  for (const name of [`${v}${kind}`, `${g[0].toUpperCase()}${g.slice(1)}${v}${kind}`]) {
+    const fields = await fieldList(name);
+    if (fields?.has("apiVersion") && fields.has("kind")) return name;
+  }
+  return null;
+}
+
+async function checkFields(obj) {
+  const type = await topLevelType(obj.apiVersion, obj.kind);
+  if (!type) {
+    problem(obj, "", `no field list for ${obj.apiVersion} ${obj.kind}`);
+    return;
+  }
+  await walkFields(obj, type, "", obj);
+}
+
+async function walkFields(value, type, where, obj) {
+  if (value === null || value === undefined || PRIMITIVE_TYPES.has(type)) return;
+  let match = /^Array<(.+)>$/.exec(type);
+  if (match) {
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) await walkFields(item, match[1], `${where}/${i}`, obj);
+    }
+    return;
+  }
+  match = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (match) {
+    if (isObject(value)) {
+      for (const [key, item] of Object.entries(value)) await walkFields(item, match[1], `${where}/${key}`, obj);
+    }
+    return;
+  }
+  const fields = await fieldList(type);
+  if (!fields) {
+    problem(obj, where || "/", `no field list for type ${type}`);
+    return;
+  }
+  if (!isObject(value)) return; // a wrong type: the schema check reports it
+  for (const [key, item] of Object.entries(value)) {
+    if (fields.has(key)) {
+      await walkFields(item, fields.get(key), `${where}/${key}`, obj);
+    } else {
+      const guess = closest(key, [...fields.keys()]);
+      problem(obj, `${where}/${key}`, `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : ""}`);
+    }
+  }
+}
+
+function closest(word, candidates) {
+  let best = null;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+// ---- references inside the render ------------------------------------------------------------
+
+function namespaceOf(obj) {
+  return obj.metadata?.namespace ?? "";
+}
+
+function podTemplateOf(obj) {
+  switch (obj.kind) {
+    case "Deployment":
+    case "StatefulSet":
+    case "DaemonSet":
+    case "ReplicaSet":
+    case "Job":
+      return obj.spec?.template;
+    case "CronJob":
+      return obj.spec?.jobTemplate?.spec?.template;
+    case "Pod":
+      return { metadata: obj.metadata, spec: obj.spec };
+    default:
+      return undefined;
+  }
+}
+
+function selects(selector, labels = {}) {
+  if (!selector) return false;
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (labels[key] !== value) return false;
+  }
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    if (e.operator === "In" && !(has && e.values.includes(labels[e.key]))) return false;
+    if (e.operator === "NotIn" && has && e.values.includes(labels[e.key])) return false;
+    if (e.operator === "Exists" && !has) return false;
+    if (e.operator === "DoesNotExist" && has) return false;
+  }
+  return true;
+}
+
+function isEmptySelector(selector) {
+  return !selector || (Object.keys(selector.matchLabels ?? {}).length === 0 && !(selector.matchExpressions ?? []).length);
+}
+
+function allContainers(podSpec) {
+  return [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])];
+}
+
+class Render {
+  constructor(objects) {
+    this.objects = objects;
+    this.workloads = objects
+      .map((obj) => ({ obj, template: podTemplateOf(obj) }))
+      .filter((w) => w.template);
+    this.externalSecrets = new Set();
+  }
+
+  find(kind, namespace, name) {
+    return this.objects.find((o) => o.kind === kind && namespaceOf(o) === namespace && o.metadata?.name === name);
+  }
+
+  templatesSelectedBy(namespace, selector) {
+    return this.workloads.filter(
+      (w) => namespaceOf(w.obj) === namespace && selects(selector, w.template.metadata?.labels),
+    );
+  }
+
+  secretValue(namespace, name, key) {
+    const secret = this.find("Secret", namespace, name);
+    if (!secret) {
+      this.externalSecrets.add(`${namespace}/${name}`);
+      return undefined;
+    }
+    if (secret.stringData && Object.hasOwn(secret.stringData, key)) return String(secret.stringData[key]);
+    if (secret.data && Object.hasOwn(secret.data, key)) return Buffer.from(secret.data[key], "base64").toString();
+    return null;
+  }
+}
+
+function checkReferences(render) {
+  for (const obj of render.objects) {
+    const ns = namespaceOf(obj);
+    switch (obj.kind) {
+      case "Service":
+        checkService(render, obj, ns);
+        break;
+      case "HorizontalPodAutoscaler": {
+        const ref = obj.spec?.scaleTargetRef ?? {};
+        const target = render.find(ref.kind, ns, ref.name);
+        if (!target) problem(obj, "/spec/scaleTargetRef", `${ref.kind}/${ref.name} is not in the render`);
+        else if (target.spec?.replicas !== undefined) {
+          problem(target, "/spec/replicas", `set while HorizontalPodAutoscaler/${obj.metadata.name} scales it: every apply would reset the replica count`);
+        }
+        break;
+      }
+      case "PodDisruptionBudget":
+        if (!render.templatesSelectedBy(ns, obj.spec?.selector).length) problem(obj, "/spec/selector", "selects no pod");
+        break;
+      case "NetworkPolicy":
+        checkNetworkPolicy(render, obj, ns);
+        break;
+      case "Ingress":
+        for (const [i, rule] of (obj.spec?.rules ?? []).entries()) {
+          for (const [j, p] of (rule.http?.paths ?? []).entries()) {
+            checkServiceBackend(render, obj, ns, p.backend?.service, `/spec/rules/${i}/http/paths/${j}/backend/service`);
+          }
+        }
+        if (obj.spec?.defaultBackend?.service) {
+          checkServiceBackend(render, obj, ns, obj.spec.defaultBackend.service, "/spec/defaultBackend/service");
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  for (const { obj, template } of render.workloads) checkPodTemplate(render, obj, template);
+}
+
+function checkService(render, obj, ns) {
+  if (obj.spec?.type === "ExternalName" || isEmptySelector({ matchLabels: obj.spec?.selector })) return;
+  const selected = render.templatesSelectedBy(ns, { matchLabels: obj.spec.selector });
+  if (!selected.length) {
+    problem(obj, "/spec/selector", "selects no pod");
+    return;
+  }
+  for (const [i, port] of (obj.spec.ports ?? []).entries()) {
+    if (typeof port.targetPort !== "string") continue;
+    const named = selected.some((w) =>
+      (w.template.spec?.containers ?? []).some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort)),
+    );
+    if (!named) problem(obj, `/spec/ports/${i}/targetPort`, `no selected container has a port named "${port.targetPort}"`);
+  }
+}
+
+function checkServiceBackend(render, obj, ns, backend, where) {
+  if (!backend) return;
+  const service = render.find("Service", ns, backend.name);
+  if (!service) {
+    problem(obj, where, `Service/${backend.name} is not in the render`);
+    return;
+  }
+  const ports = service.spec?.ports ?? [];
+  const found = backend.port?.name !== undefined
+    ? ports.some((p) => p.name === backend.port.name)
+    : ports.some((p) => p.port === backend.port?.number);
+  if (!found) problem(obj, `${where}/port`, `Service/${backend.name} has no such port`);
+}
+
+function checkNetworkPolicy(render, obj, ns) {
+  const spec = obj.spec ?? {};
+  const selected = isEmptySelector(spec.podSelector) ? null : render.templatesSelectedBy(ns, spec.podSelector);
+  if (selected && !selected.length) problem(obj, "/spec/podSelector", "selects no pod");
+  const rules = [
+    ...(spec.ingress ?? []).map((r, i) => ({ peers: r.from, ports: r.ports, where: `/spec/ingress/${i}`, inbound: true })),
+    ...(spec.egress ?? []).map((r, i) => ({ peers: r.to, ports: r.ports, where: `/spec/egress/${i}`, inbound: false })),
+  ];
+  for (const rule of rules) {
+    for (const [j, peer] of (rule.peers ?? []).entries()) {
+      if (peer.namespaceSelector || peer.ipBlock || isEmptySelector(peer.podSelector)) continue;
+      if (!render.templatesSelectedBy(ns, peer.podSelector).length) {
+        problem(obj, `${rule.where}/${rule.inbound ? "from" : "to"}/${j}/podSelector`, "selects no pod in this namespace");
+      }
+    }
+    if (!rule.inbound || !selected) continue;
+    for (const [j, port] of (rule.ports ?? []).entries()) {
+      if (typeof port.port !== "string") continue;
+      const named = selected.some((w) =>
+        allContainers(w.template.spec).some((c) => (c.ports ?? []).some((p) => p.name === port.port)),
+      );
+      if (!named) problem(obj, `${rule.where}/ports/${j}/port`, `no selected container has a port named "${port.port}"`);
+    }
+  }
+}
+
+function checkPodTemplate(render, obj, template) {
+  const ns = namespaceOf(obj);
+  const spec = template.spec ?? {};
+  const base = podTemplateBase(obj);
+  if (obj.spec?.selector && obj.kind !== "Job" && !selects(obj.spec.selector, template.metadata?.labels)) {
+    problem(obj, "/spec/selector", "does not select the pod template's labels");
+  }
+  if (obj.kind === "StatefulSet" && obj.spec?.serviceName) {
+    const service = render.find("Service", ns, obj.spec.serviceName);
+    if (!service) problem(obj, "/spec/serviceName", `Service/${obj.spec.serviceName} is not in the render`);
+    else if (service.spec?.clusterIP !== "None") problem(obj, "/spec/serviceName", `Service/${obj.spec.serviceName} is not headless`);
+  }
+  const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
+  for (const claim of obj.spec?.volumeClaimTemplates ?? []) volumes.set(claim.metadata?.name, { persistentVolumeClaim: {} });
+  for (const [i, volume] of (spec.volumes ?? []).entries()) {
+    if (volume.configMap && !volume.configMap.optional && !render.find("ConfigMap", ns, volume.configMap.name)) {
+      problem(obj, `${base}/volumes/${i}/configMap/name`, `ConfigMap/${volume.configMap.name} is not in the render`);
+    }
+    if (volume.secret) render.secretValue(ns, volume.secret.secretName, "");
+  }
+  const groups = [["initContainers", spec.initContainers ?? []], ["containers", spec.containers ?? []]];
+  for (const [group, containers] of groups) {
+    for (const [i, c] of containers.entries()) {
+      const where = `${base}/${group}/${i}`;
+      for (const [j, mount] of (c.volumeMounts ?? []).entries()) {
+        if (!volumes.has(mount.name)) problem(obj, `${where}/volumeMounts/${j}`, `no volume named "${mount.name}"`);
+      }
+      const portNames = new Set((c.ports ?? []).map((p) => p.name).filter(Boolean));
+      for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+        const port = c[probe]?.httpGet?.port ?? c[probe]?.tcpSocket?.port;
+        if (typeof port === "string" && !portNames.has(port)) {
+          problem(obj, `${where}/${probe}`, `the container has no port named "${port}"`);
+        }
+      }
+      for (const [j, e] of (c.env ?? []).entries()) {
+        const from = e.valueFrom ?? {};
+        if (from.configMapKeyRef && !from.configMapKeyRef.optional) {
+          const cm = render.find("ConfigMap", ns, from.configMapKeyRef.name);
+          if (!cm?.data || !Object.hasOwn(cm.data, from.configMapKeyRef.key)) {
+            problem(obj, `${where}/env/${j}`, `ConfigMap/${from.configMapKeyRef.name} key ${from.configMapKeyRef.key} is not in the render`);
+          }
+        }
+        if (from.secretKeyRef && !from.secretKeyRef.optional) {
+          if (render.secretValue(ns, from.secretKeyRef.name, from.secretKeyRef.key) === null) {
+            problem(obj, `${where}/env/${j}`, `Secret/${from.secretKeyRef.name} has no key ${from.secretKeyRef.key}`);
+          }
+        }
+      }
+      for (const [j, source] of (c.envFrom ?? []).entries()) {
+        if (source.configMapRef && !source.configMapRef.optional && !render.find("ConfigMap", ns, source.configMapRef.name)) {
+          problem(obj, `${where}/envFrom/${j}`, `ConfigMap/${source.configMapRef.name} is not in the render`);
+        }
+        if (source.secretRef) render.secretValue(ns, source.secretRef.name, "");
+      }
+      if (group === "containers" && isTandemServe(c)) checkTandemServe(render, obj, template, c, where);
+    }
+  }
+}
+
+function podTemplateBase(obj) {
+  if (obj.kind === "Pod") return "/spec";
+  if (obj.kind === "CronJob") return "/spec/jobTemplate/spec/template/spec";
+  return "/spec/template/spec";
+}
+
+// ---- tandem serve ----------------------------------------------------------------------------
+
+function isTandemServe(container) {
+  return container.command === undefined && (container.args ?? [])[0] === "serve";
+}
+
+// The environment kubelet gives the container: Service variables (unless enableServiceLinks is
+// false; KUBERNETES_* always), then envFrom, then env, with $(VAR) references expanded.
+function containerEnvironment(render, obj, template, container) {
+  const ns = namespaceOf(obj);
+  const env = {};
+  const services = [{ metadata: { name: "kubernetes" }, spec: { ports: [{ name: "https", port: 443, protocol: "TCP" }] } }];
+  if (template.spec?.enableServiceLinks !== false) {
+    services.push(...render.objects.filter((o) => o.kind === "Service" && namespaceOf(o) === ns));
+  }
+  let address = 1;
+  for (const service of services) {
+    if (service.spec?.type === "ExternalName" || service.spec?.clusterIP === "None") continue;
+    const prefix = service.metadata.name.toUpperCase().replaceAll("-", "_");
+    const ip = `10.96.0.${address++}`;
+    const ports = service.spec?.ports ?? [];
+    if (!ports.length) continue;
+    env[`${prefix}_SERVICE_HOST`] = ip;
+    env[`${prefix}_SERVICE_PORT`] = String(ports[0].port);
+    env[`${prefix}_PORT`] = `${(ports[0].protocol ?? "TCP").toLowerCase()}://${ip}:${ports[0].port}`;
+    for (const p of ports) {
+      const protocol = p.protocol ?? "TCP";
+      if (p.name) env[`${prefix}_SERVICE_PORT_${p.name.toUpperCase().replaceAll("-", "_")}`] = String(p.port);
+      const key = `${prefix}_PORT_${p.port}_${protocol}`;
+      env[key] = `${protocol.toLowerCase()}://${ip}:${p.port}`;
+      env[`${key}_PROTO`] = protocol.toLowerCase();
+      env[`${key}_PORT`] = String(p.port);
+      env[`${key}_ADDR`] = ip;
+    }
+  }
+  for (const source of container.envFrom ?? []) {
+    const prefix = source.prefix ?? "";
+    if (source.configMapRef) {
+      const cm = render.find("ConfigMap", ns, source.configMapRef.name);
+      for (const [k, v] of Object.entries(cm?.data ?? {})) env[prefix + k] = String(v);
+    }
+    if (source.secretRef) {
+      const secret = render.find("Secret", ns, source.secretRef.name);
+      for (const k of Object.keys({ ...secret?.data, ...secret?.stringData })) {
+        env[prefix + k] = render.secretValue(ns, source.secretRef.name, k);
+      }
+    }
+  }
+  for (const e of container.env ?? []) {
+    const from = e.valueFrom;
+    if (!from) {
+      env[e.name] = expand(e.value ?? "", env);
+    } else if (from.fieldRef) {
+      const field = from.fieldRef.fieldPath;
+      env[e.name] = field === "metadata.name" ? `${obj.metadata.name}-5d4f7b9c8-x2x9z` : field === "metadata.namespace" ? ns : "10.244.0.10";
+    } else if (from.resourceFieldRef) {
+      env[e.name] = "1";
+    } else if (from.configMapKeyRef) {
+      env[e.name] = render.find("ConfigMap", ns, from.configMapKeyRef.name)?.data?.[from.configMapKeyRef.key] ?? "";
+    } else if (from.secretKeyRef) {
+      env[e.name] = render.secretValue(ns, from.secretKeyRef.name, from.secretKeyRef.key) ?? PLACEHOLDER;
+    }
+  }
+  return env;
+}
+
+function expand(text, env) {
+  return String(text).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name) => (Object.hasOwn(env, name) ? env[name] : whole));
+}
+
+// The ConfigMap file behind a path in the container: { configMap, key } or null.
+function configMapFile(render, obj, template, container, file) {
+  const ns = namespaceOf(obj);
+  const volumes = new Map((template.spec?.volumes ?? []).map((v) => [v.name, v]));
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = volumes.get(mount.name);
+    if (!volume?.configMap) continue;
+    let key = null;
+    if (mount.subPath) {
+      if (file === mount.mountPath) key = mount.subPath;
+    } else if (file.startsWith(`${mount.mountPath.replace(/\/$/, "")}/`)) {
+      key = file.slice(mount.mountPath.replace(/\/$/, "").length + 1);
+    }
+    if (key === null) continue;
+    const item = (volume.configMap.items ?? []).find((i) => i.path === key);
+    if (volume.configMap.items && !item) return null;
+    const configMap = render.find("ConfigMap", ns, volume.configMap.name);
+    const dataKey = item ? item.key : key;
+    if (!configMap?.data || !Object.hasOwn(configMap.data, dataKey)) return null;
+    return { configMap, key: dataKey };
+  }
+  return null;
+}
+
+function checkTandemServe(render, obj, template, container, where) {
+  const env = containerEnvironment(render, obj, template, container);
+  const args = (container.args ?? []).map((a) => expand(a, env));
+  const configIndex = args.findIndex((a) => a === "--config" || a === "-c");
+  let toml = {};
+  let source = null;
+  if (configIndex >= 0) {
+    const file = args[configIndex + 1] ?? "";
+    const found = configMapFile(render, obj, template, container, file);
+    if (!found) {
+      problem(obj, `${where}/args`, `--config ${file} is not a file of a ConfigMap mounted in this container`);
+      return;
+    }
+    source = `ConfigMap/${found.configMap.metadata.name}[${found.key}]`;
+    const local = path.join(options.work, `${obj.kind}.${obj.metadata.name}.${container.name}.toml`);
+    writeFileSync(local, found.configMap.data[found.key]);
+    args[configIndex + 1] = local;
+    try {
+      toml = parseToml(found.configMap.data[found.key]);
+    } catch {
+      toml = {}; // tandem's own check below reports the syntax error
+    }
+  }
+
+  const run = runTandem([...args, "--check-config"], env);
+  const shown = `tandem ${(container.args ?? []).join(" ")} --check-config`;
+  if (run.ok) {
+    note(`${obj.kind}/${obj.metadata.name} container ${container.name}: ${shown} with its environment: ${run.output}`);
+  } else {
+    problem(obj, `${where} (${container.name})`, `${shown} with the container's environment failed: ${run.output.replaceAll(args[configIndex + 1], source)}`);
+  }
+
+  const setting = (section, key, flag) => {
+    for (let i = args.length - 1; i > 0; i--) {
+      if (flag && args[i - 1] === flag) return args[i];
+      if (args[i - 1] === "--set" && args[i].startsWith(`${section}.${key}=`)) return args[i].slice(section.length + key.length + 2);
+    }
+    const variable = `TANDEM_${section}_${key}`.toUpperCase();
+    if (Object.hasOwn(env, variable)) return env[variable];
+    return toml[section]?.[key] ?? TANDEM_DEFAULTS[key];
+  };
+  const spec = template.spec ?? {};
+
+  // SIGKILL comes terminationGracePeriodSeconds after the preStop hook starts.
+  const drain = parseDuration(String(setting("server", "drain_timeout")));
+  const preStop = preStopSeconds(container.lifecycle?.preStop);
+  const grace = spec.terminationGracePeriodSeconds ?? 30;
+  if (drain === null) {
+    problem(obj, `${where}`, `server.drain_timeout "${setting("server", "drain_timeout")}" is not a duration`);
+  } else if (grace < preStop + drain + GRACE_MARGIN_SECONDS) {
+    problem(obj, `${podTemplateBase(obj)}/terminationGracePeriodSeconds`,
+      `${grace} s is too short: preStop ${preStop} s + server.drain_timeout ${drain} s + ${GRACE_MARGIN_SECONDS} s = ${preStop + drain + GRACE_MARGIN_SECONDS} s`);
+  }
+
+  // The root filesystem is read-only: data_dir must be on a writable volume.
+  if (container.securityContext?.readOnlyRootFilesystem) {
+    const dataDir = path.posix.resolve(container.workingDir ?? IMAGE_WORKDIR, String(setting("server", "data_dir", "--data-dir")));
+    const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
+    const writable = (container.volumeMounts ?? []).some((m) => {
+      const v = volumes.get(m.name);
+      const inside = dataDir === m.mountPath || dataDir.startsWith(`${m.mountPath.replace(/\/$/, "")}/`);
+      return inside && !m.readOnly && !v?.configMap && !v?.secret && !v?.downwardAPI && !v?.projected;
+    });
+    if (!writable) problem(obj, `${where}/volumeMounts`, `server.data_dir ${dataDir} is on no writable volume, and the root filesystem is read-only`);
+  }
+
+  // server.threads = 0 means one thread per core of the node, not of the pod.
+  const threads = Number(setting("server", "threads"));
+  const cpu = parseCpu(container.resources?.requests?.cpu);
+  if (threads === 0) {
+    problem(obj, `${where}`, "server.threads = 0 starts one I/O thread per core of the node; set it to the CPU request");
+  } else if (cpu !== null && threads !== Math.max(1, Math.ceil(cpu))) {
+    problem(obj, `${where}/resources/requests/cpu`, `${container.resources.requests.cpu} CPU requested, but server.threads = ${threads} (want ${Math.max(1, Math.ceil(cpu))})`);
+  }
+}
+
+function runTandem(args, env) {
+  const result = spawnSync(binary, args, { env, cwd: options.work, encoding: "utf8", timeout: 30_000 });
+  if (result.error) {
+    console.error(`check-k8s: cannot run ${binary}: ${result.error.message}`);
+    process.exit(2);
+  }
+  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().replaceAll("\n", " | ");
+  return { ok: result.status === 0, output: output || `exit ${result.status}` };
+}
+
+function preStopSeconds(preStop) {
+  if (!preStop) return 0;
+  if (preStop.sleep?.seconds !== undefined) return Number(preStop.sleep.seconds);
+  const command = preStop.exec?.command ?? [];
+  if (command.length >= 2 && /(^|\/)sleep$/.test(command[command.length - 2])) {
+    const seconds = Number(command[command.length - 1]);
+    if (Number.isFinite(seconds)) return seconds;
+  }
+  return 0;
+}
+
+// tandem's durations: an integer with a unit ms, s, m, h or d, possibly several ("1h30m").
+function parseDuration(text) {
+  const units = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d)/g)];
+  if (!parts.length || parts.map((p) => p[0]).join("") !== text) return null;
+  return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]], 0);
+}
+
+function parseCpu(quantity) {
+  if (quantity === undefined) return null;
+  const text = String(quantity);
+  return text.endsWith("m") ? Number(text.slice(0, -1)) / 1000 : Number(text);
+}
+
+function checkTandemConfigMaps(render) {
+  for (const obj of render.objects) {
+    if (obj.kind !== "ConfigMap" || !Object.hasOwn(obj.data ?? {}, "tandem.toml")) continue;
+    const local = path.join(options.work, `ConfigMap.${obj.metadata.name}.tandem.toml`);
+    writeFileSync(local, obj.data["tandem.toml"]);
+    const run = runTandem(["serve", "--check-config", "--config", local], {});
+    const output = run.output.replaceAll(local, `ConfigMap/${obj.metadata.name}[tandem.toml]`);
+    if (run.ok) note(`ConfigMap/${obj.metadata.name}: tandem serve --check-config: ${output}`);
+    else problem(obj, "/data/tandem.toml", `tandem serve --check-config failed: ${output}`);
+  }
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+const objects = loadObjects(positionals[0]);
+const kinds = new Map();
+for (const obj of objects) {
+  if (await checkSchema(obj)) await checkFields(obj);
+  kinds.set(obj.kind, (kinds.get(obj.kind) ?? 0) + 1);
+}
+const render = new Render(objects);
+checkReferences(render);
+checkTandemConfigMaps(render);
+note(`${objects.length} objects checked against the Kubernetes v1.33 schema, unknown fields rejected: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}`);
+for (const secret of [...render.externalSecrets].sort()) note(`expects Secret ${secret} to exist in the cluster (not in the render)`);
+if (!objects.length) problem(null, "", "the render holds no object");
+process.exit(problems ? 1 : 0);

@@ -1,0 +1,97 @@
+#pragma once
+
+// Test fixtures for the loadtest: a temporary directory, a child process with captured output,
+// and a real `tandem serve` node on a free loopback port.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tandem::test {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port();
+
+std::string read_file(const std::filesystem::path& file);
+
+struct ProcessOptions {
+  std::optional<long> max_open_files;  // RLIMIT_NOFILE (soft and hard) of the child
+};
+
+// A child process; stdout and stderr go to files in `dir`. Killed (SIGKILL) if still running
+// when destroyed.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, const std::filesystem::path& dir, std::string name,
+          ProcessOptions options = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Waits for the exit; returns the exit status (128 + signal when killed), or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  void signal(int sig);
+  pid_t pid() const { return pid_; }
+  std::string out() const { return read_file(out_); }
+  std::string err() const { return read_file(err_); }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::filesystem::path out_;
+  std::filesystem::path err_;
+};
+
+// `tandem serve` in embedded mode on 127.0.0.1:port with a throwaway data directory.
+class Node {
+ public:
+  explicit Node(std::uint16_t port = 0, std::vector<std::string> extra_settings = {});
+  ~Node();
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
+  // SIGTERM, wait for the exit (the node closes its clients with 1012), then start again on the
+  // same port and data directory.
+  void restart();
+  std::string log() const;
+
+ private:
+  void start();
+  void stop();
+
+  TempDir dir_;
+  std::uint16_t port_;
+  std::vector<std::string> settings_;
+  std::unique_ptr<Process> process_;
+  int generation_ = 0;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  std::chrono::milliseconds elapsed{0};
+};
+
+// Runs `tandem loadtest ARGS…`, at most `timeout`.
+RunResult run_loadtest(const std::vector<std::string>& args, const std::filesystem::path& dir,
+                       std::chrono::milliseconds timeout, ProcessOptions options = {});
+
+}  // namespace tandem::test

@@ -1,0 +1,104 @@
+// The loadtest's pure pieces: the histogram's error bound and merge, the seq check, thresholds.
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <random>
+
+#include "core/loadtest/histogram.hpp"
+#include "core/loadtest/seq_tracker.hpp"
+#include "core/loadtest/stats.hpp"
+#include "core/loadtest/threshold.hpp"
+
+using namespace tandem::loadtest;
+
+TEST_CASE("histogram quantiles stay within 1/128 of the true value", "[loadtest]") {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(8.0, 2.0);  // microseconds, wide range
+  std::vector<std::int64_t> values;
+  Histogram h;
+  for (int i = 0; i < 100'000; ++i) {
+    const auto v = static_cast<std::int64_t>(dist(rng));
+    values.push_back(v);
+    h.record(v);
+  }
+  std::sort(values.begin(), values.end());
+  for (double q : {0.5, 0.9, 0.99, 0.999}) {
+    const auto exact = values[static_cast<std::size_t>(std::ceil(q * values.size())) - 1];
+    const auto got = h.quantile(q);
+    INFO("q=" << q << " exact=" << exact << " got=" << got);
+    CHECK(std::abs(static_cast<double>(got - exact)) <= std::max(1.0, exact / 128.0 + 1));
+  }
+  CHECK(h.max() == values.back());
+  CHECK(h.min() == values.front());
+  CHECK(h.count() == values.size());
+}
+
+TEST_CASE("merged histograms equal one histogram of all values", "[loadtest]") {
+  Histogram a, b, all;
+  for (int i = 1; i <= 5000; ++i) {
+    (i % 3 ? a : b).record(i * 37);
+    all.record(i * 37);
+  }
+  Histogram merged = Histogram::from_json(a.to_json());
+  merged.merge(Histogram::from_json(b.to_json()));
+  CHECK(merged.count() == all.count());
+  CHECK(merged.quantile(0.99) == all.quantile(0.99));
+  CHECK(merged.max() == all.max());
+  CHECK(merged.min() == all.min());
+  CHECK(merged.mean() == Approx(all.mean()));
+}
+
+TEST_CASE("the seq check counts gaps, duplicates and late arrivals", "[loadtest]") {
+  SeqTracker t;
+  t.observe(5);  // before any ROOM_STATE: ignored
+  CHECK(t.counts().received == 0);
+  t.restart(10);
+  t.observe(11);
+  t.observe(12);
+  t.observe(15);  // 13 and 14 missing
+  CHECK(t.counts().lost == 2);
+  t.observe(13);  // late
+  CHECK(t.counts().lost == 1);
+  CHECK(t.counts().out_of_order == 1);
+  t.observe(12);  // seen before
+  CHECK(t.counts().duplicated == 1);
+  CHECK(t.last() == 15);
+  CHECK(t.settle(17) == 2);  // 16 and 17 never came
+  CHECK(t.counts().lost == 3);
+}
+
+TEST_CASE("a new ROOM_STATE restarts the expectation", "[loadtest]") {
+  SeqTracker t;
+  t.restart(3);
+  t.observe(4);
+  t.stop();
+  t.observe(5);  // while disconnected: not checked
+  t.restart(9);  // missed 5..9 while away: not lost
+  t.observe(10);
+  CHECK(t.counts().lost == 0);
+  CHECK(t.counts().received == 2);
+}
+
+TEST_CASE("thresholds parse and judge", "[loadtest]") {
+  Stats s;
+  for (int i = 0; i < 100; ++i) s.broadcast.record(1000 * (i + 1));  // 1..100 ms
+  s.frames_sent = 1000;
+  s.error_frames = 1;
+  auto judge = [&](const char* text) {
+    const auto parsed = parse_threshold(text);
+    REQUIRE(std::holds_alternative<Threshold>(parsed));
+    return evaluate(std::get<Threshold>(parsed), s).passed;
+  };
+  CHECK(judge("p99<101ms"));
+  CHECK_FALSE(judge("p99<50ms"));
+  CHECK(judge("broadcast.max<=100ms"));
+  CHECK(judge("lost==0"));
+  CHECK(judge("errors<0.2%"));
+  CHECK_FALSE(judge("errors<0.05%"));
+  CHECK_FALSE(judge("status.p99<1s"));  // no samples: a latency condition proves nothing
+  CHECK(std::holds_alternative<std::string>(parse_threshold("p99<50")));
+  CHECK(std::holds_alternative<std::string>(parse_threshold("bogus<5")));
+  CHECK(std::holds_alternative<std::string>(parse_threshold("p99 50ms")));
+  CHECK(std::holds_alternative<std::string>(parse_threshold("reconnects<5%")));
+}
