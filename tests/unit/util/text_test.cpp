@@ -22,7 +22,7 @@ TEST_CASE("sanitize replaces each bad byte with U+FFFD", "[util]") {
 TEST_CASE("display names lose control characters, surrounding space and excess length", "[util]") {
   CHECK(clean_display_name("  Ann\n ", 50) == "Ann");
   CHECK(clean_display_name("A\x01n\x7Fn", 50) == "Ann");
-  CHECK(clean_display_name("\xE3\x80\x80Bob\xC2\xA0", 50) == "Bob");  // ideographic space, NBSP
+  CHECK(clean_display_name("\xE3\x80\x80" "Bob\xC2\xA0", 50) == "Bob");  // ideographic space, NBSP
   CHECK(clean_display_name(std::string(60, 'x'), 50) == std::string(50, 'x'));
   // Cut at 50 code points, not bytes: 60 × 'é' becomes 50 × 'é'.
   std::string accents;
