@@ -16,6 +16,7 @@
 // On top of the schema it checks what no schema can:
 //   * references inside the render: selectors that select pods, HPA and Ingress targets,
 //     ConfigMaps, Secrets' keys, named ports, volume mounts;
+//   * every container that runs tandem: each --option of its args is one `tandem CMD --help` lists;
 //   * every container that runs `tandem serve`: its tandem.toml (from the rendered ConfigMap),
 //     its args and its environment (including the variables kubelet adds for Services) through
 //     `tandem serve --check-config`; terminationGracePeriodSeconds above preStop + drain_timeout;
@@ -431,6 +432,7 @@ function checkPodTemplate(render, obj, template) {
         }
         if (source.secretRef) render.secretValue(ns, source.secretRef.name, "");
       }
+      if (isTandem(c)) checkTandemOptions(obj, c, where);
       if (group === "containers" && isTandemServe(c)) checkTandemServe(render, obj, template, c, where);
     }
   }
@@ -444,8 +446,38 @@ function podTemplateBase(obj) {
 
 // ---- tandem serve ----------------------------------------------------------------------------
 
+const TANDEM_COMMANDS = new Set(["serve", "migrate", "rooms", "loadtest"]);
+
+// A container of the tandem image: its entrypoint is tandem, so args start with the command.
+function isTandem(container) {
+  return container.command === undefined && TANDEM_COMMANDS.has((container.args ?? [])[0]);
+}
+
 function isTandemServe(container) {
-  return container.command === undefined && (container.args ?? [])[0] === "serve";
+  return isTandem(container) && container.args[0] === "serve";
+}
+
+// Options named in `tandem CMD --help` (CLI11 lists each as "  -c,--config TEXT ...").
+const helpOptions = new Map();
+function tandemOptions(command) {
+  if (!helpOptions.has(command)) {
+    const run = runTandem([command, "--help"], {});
+    helpOptions.set(command, new Set(run.output.match(/--[a-z][a-z0-9-]*/g) ?? []));
+  }
+  return helpOptions.get(command);
+}
+
+// Only `serve` can check its whole command line (--check-config); the others would act. This
+// at least catches an option the command does not have.
+function checkTandemOptions(obj, container, where) {
+  const [command, ...args] = container.args;
+  const known = tandemOptions(command);
+  for (const arg of args) {
+    const option = arg.startsWith("--") ? arg.split("=")[0] : null;
+    if (option && !known.has(option)) {
+      problem(obj, `${where}/args`, `tandem ${command} has no option ${option} (tandem ${command} --help)`);
+    }
+  }
 }
 
 // The environment kubelet gives the container: Service variables (unless enableServiceLinks is
