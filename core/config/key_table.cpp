@@ -30,13 +30,29 @@ const char* room_template(std::string_view text) {
   return "must contain {roomId}";
 }
 
+// An address ("10.0.0.7", "fd00::1") or a CIDR range ("10.0.0.0/8", "fd00::/8").
 const char* ip_address(std::string_view text) {
-  const std::string s(text);
+  constexpr const char* kError = "must be an IPv4 or IPv6 address or CIDR range (e.g. 10.0.0.0/8)";
+  const auto slash = text.find('/');
+  const std::string s(text.substr(0, slash));
   unsigned char buffer[16];
-  if (::inet_pton(AF_INET, s.c_str(), buffer) == 1 || ::inet_pton(AF_INET6, s.c_str(), buffer) == 1) {
-    return nullptr;
+  int max_prefix = 0;
+  if (::inet_pton(AF_INET, s.c_str(), buffer) == 1) {
+    max_prefix = 32;
+  } else if (::inet_pton(AF_INET6, s.c_str(), buffer) == 1) {
+    max_prefix = 128;
+  } else {
+    return kError;
   }
-  return "must be an IPv4 or IPv6 address";
+  if (slash == std::string_view::npos) return nullptr;
+  const std::string_view prefix = text.substr(slash + 1);
+  if (prefix.empty() || prefix.size() > 3) return kError;
+  int bits = 0;
+  for (char c : prefix) {
+    if (c < '0' || c > '9') return kError;
+    bits = bits * 10 + (c - '0');
+  }
+  return bits <= max_prefix ? nullptr : kError;
 }
 
 constexpr SectionSpec kSections[] = {

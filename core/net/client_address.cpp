@@ -18,8 +18,33 @@ std::string canonical(std::string_view text) {
   return addr.to_string();
 }
 
+// The first `bits` bits of two addresses of one family are equal.
+template <typename Bytes>
+bool same_prefix(const Bytes& a, const Bytes& b, unsigned bits) {
+  for (std::size_t i = 0; i < a.size() && bits > 0; ++i) {
+    const unsigned take = bits >= 8 ? 8 : bits;
+    const auto mask = static_cast<unsigned char>(0xFF << (8 - take));
+    if ((a[i] & mask) != (b[i] & mask)) return false;
+    bits -= take;
+  }
+  return true;
+}
+
+// `proxy` is an address or a CIDR range ("10.0.0.0/8").
+bool matches(const std::string& addr, const std::string& proxy) {
+  const auto slash = proxy.find('/');
+  if (slash == std::string::npos) return canonical(proxy) == addr;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(addr, ec);
+  const auto network = boost::asio::ip::make_address(proxy.substr(0, slash), ec);
+  if (ec || address.is_v4() != network.is_v4()) return false;
+  const unsigned bits = static_cast<unsigned>(std::stoul(proxy.substr(slash + 1)));
+  return address.is_v4() ? same_prefix(address.to_v4().to_bytes(), network.to_v4().to_bytes(), bits)
+                         : same_prefix(address.to_v6().to_bytes(), network.to_v6().to_bytes(), bits);
+}
+
 bool trusted(const std::string& addr, const std::vector<std::string>& proxies) {
-  return std::any_of(proxies.begin(), proxies.end(), [&](const std::string& p) { return canonical(p) == addr; });
+  return std::any_of(proxies.begin(), proxies.end(), [&](const std::string& p) { return matches(addr, p); });
 }
 
 std::string_view trim(std::string_view s) {

@@ -84,7 +84,7 @@ TEST_CASE("key-specific rules are checked", "[config]") {
   CHECK(file_message("[http]\npublic_base_url = \"ftp://x\"\n") ==
         "FILE:2: http.public_base_url: must start with http:// or https:// (got \"ftp://x\")");
   CHECK(file_message("[http]\ntrusted_proxies = [\"10.0.0.1\", \"proxy.local\"]\n") ==
-        "FILE:2: http.trusted_proxies: each entry must be an IPv4 or IPv6 address (got \"proxy.local\")");
+        "FILE:2: http.trusted_proxies: each entry must be an IPv4 or IPv6 address or CIDR range (e.g. 10.0.0.0/8) (got \"proxy.local\")");
   CHECK(file_message("[rooms]\nallowed_url_prefixes = [\"www.netflix.com\"]\n") ==
         "FILE:2: rooms.allowed_url_prefixes: each entry must start with http:// or https:// (got \"www.netflix.com\")");
 }
@@ -106,7 +106,7 @@ TEST_CASE("bad environment values name the variable", "[config]") {
   CHECK(env_message({{"TANDEM_SECURITY_STRICT_IDENTITY", "maybe"}}) ==
         "env TANDEM_SECURITY_STRICT_IDENTITY: expected true or false (got \"maybe\")");
   CHECK(env_message({{"TANDEM_HTTP_TRUSTED_PROXIES", "10.0.0.1,nope"}}) ==
-        "env TANDEM_HTTP_TRUSTED_PROXIES: each entry must be an IPv4 or IPv6 address (got \"nope\")");
+        "env TANDEM_HTTP_TRUSTED_PROXIES: each entry must be an IPv4 or IPv6 address or CIDR range (e.g. 10.0.0.0/8) (got \"nope\")");
 }
 
 TEST_CASE("an unknown TANDEM_ variable of a known section is refused", "[config]") {
