@@ -1,4 +1,5 @@
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <memory>
 
@@ -13,6 +14,8 @@ namespace {
 
 struct LoadtestOptions {
   loadtest::RawOptions raw;
+  std::string log_level;
+  std::string log_format;
   int echo_port = 0;
   std::string echo_host = "127.0.0.1";
   int echo_threads = 1;
@@ -61,6 +64,10 @@ Runner add_loadtest(CLI::App& sub) {
   sub.add_option("--connect-timeout", o.connect_timeout, "TCP connect + upgrade timeout (default 10s)");
   sub.add_flag("--progress", o.progress, "Print the progress line even when stderr is not a terminal");
   sub.add_flag("-q,--quiet", o.quiet, "No progress line, no start line");
+  sub.add_option("--log-format", options->log_format, "text (the table) or json (the report as one JSON line on stdout)")
+      ->check(CLI::IsMember({"text", "json", "auto"}));
+  sub.add_option("--log-level", options->log_level, "warn, error or off imply --quiet")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   sub.add_option("--echo-server", options->echo_port,
                  "Instead of a run: serve a trivial echo target on this port (for measuring the loadtest itself)")
       ->check(CLI::Range(0, 65535));
@@ -71,7 +78,12 @@ Runner add_loadtest(CLI::App& sub) {
       return loadtest::run_echo_server(options->echo_host, static_cast<std::uint16_t>(options->echo_port),
                                        options->echo_threads);
     }
-    return loadtest::run(options->raw);
+    auto raw = options->raw;
+    if (options->log_format == "json" || (options->log_format == "auto" && ::isatty(STDOUT_FILENO) == 0)) {
+      raw.json_output = true;
+    }
+    if (options->log_level == "warn" || options->log_level == "error" || options->log_level == "off") raw.quiet = true;
+    return loadtest::run(raw);
   };
 }
 

@@ -11,6 +11,8 @@ ClusterNode::Impl::Impl(asio::io_context& net_io, const config::Config& config, 
       keys_(config.redis->key_prefix),
       channel_(keys_.node_channel(instance_)),
       audit_capacity_(static_cast<std::size_t>(config.audit.queue_capacity)),
+      max_pending_frames_(std::max<std::size_t>(
+          kMinPendingFrames, static_cast<std::size_t>(config.limits.msgs_burst + config.limits.msgs_per_sec))),
       node_ttl_(config.cluster.node_ttl),
       registry_(registry),
       link_wake_(rio_),
@@ -34,7 +36,18 @@ ClusterNode::Impl::Impl(asio::io_context& net_io, const config::Config& config, 
       nodes_lost_(registry.counter("tandem_cluster_nodes_lost_total", "Dead nodes this node cleaned up after")),
       audit_written_(registry.counter("tandem_audit_written_total", "Audit records copied to PostgreSQL")),
       overflow_drops_(registry.counter("tandem_pending_frame_drops_total",
-                                       "Frames refused because the connection had too many unhandled frames")) {}
+                                       "Frames refused because the connection had too many unhandled frames")) {
+  registry.gauge_fn("tandem_rooms", "Live rooms in the cluster (from the /status snapshot)",
+                    [this] { return static_cast<double>(status_rooms_.load()); });
+  registry.gauge_fn("tandem_local_rooms", "Rooms with members on this node",
+                    [this] { return static_cast<double>(local_room_count_.load()); });
+  registry.gauge_fn("tandem_audit_backlog", "Audit records in the Redis stream not yet written to PostgreSQL",
+                    [this] { return static_cast<double>(backlog_.load()); });
+  registry.gauge_fn("tandem_redis_up", "1 while this node is connected to Redis",
+                    [this] { return link_up_.load() ? 1.0 : 0.0; });
+  registry.gauge_fn("tandem_postgres_up", "1 while the last PostgreSQL write succeeded",
+                    [this] { return pg_.healthy() ? 1.0 : 0.0; });
+}
 
 ClusterNode::Impl::~Impl() = default;
 
@@ -124,6 +137,16 @@ void ClusterNode::Impl::stop(std::chrono::milliseconds timeout) {
 // ---- NodeView --------------------------------------------------------------------------------
 
 std::size_t ClusterNode::Impl::presence(const std::string& room_id) {
+  // Live from the room's /status summary in Redis (one HGET); the snapshot when Redis is away.
+  if (link_up_.load()) {
+    auto promise = std::make_shared<std::promise<std::optional<std::size_t>>>();
+    auto result = promise->get_future();
+    std::string room = room_id;
+    spawn(lookup_presence(std::move(room), promise), "presence");
+    if (result.wait_for(kHttpWait) == std::future_status::ready) {
+      if (auto count = result.get()) return *count;
+    }
+  }
   std::shared_ptr<const std::unordered_map<std::string, std::size_t>> map;
   {
     std::lock_guard lock(presence_mutex_);
@@ -131,6 +154,22 @@ std::size_t ClusterNode::Impl::presence(const std::string& room_id) {
   }
   auto it = map->find(room_id);
   return it == map->end() ? 0 : it->second;
+}
+
+awaitable<void> ClusterNode::Impl::lookup_presence(std::string room_id,
+                                                   std::shared_ptr<std::promise<std::optional<std::size_t>>> promise) {
+  const auto reply = co_await callv("HGET", keys_.status(), room_id);
+  if (reply.type == redis::Reply::Type::nil) {
+    promise->set_value(std::size_t{0});
+  } else if (reply.type == redis::Reply::Type::string) {
+    try {
+      promise->set_value(render_status_entry(reply.text, now_ms()).members);
+    } catch (const std::exception&) {
+      promise->set_value(std::nullopt);
+    }
+  } else {
+    promise->set_value(std::nullopt);
+  }
 }
 
 std::string ClusterNode::Impl::status_json(const std::string& mode, const std::string& client_addr) {
@@ -225,7 +264,7 @@ void ClusterNode::Impl::message(const std::shared_ptr<net::WsConnection>& ws, st
     if (auto it = conns_.find(ws->id()); it != conns_.end()) c = it->second;
   }
   if (!c) return;
-  if (c->pending.fetch_add(1) >= kMaxPendingFrames) {
+  if (c->pending.fetch_add(1) >= max_pending_frames_) {
     c->pending.fetch_sub(1);
     overflow_drops_.inc();
     errors_.with(proto::code_name(proto::ErrorCode::server_busy)).inc();
@@ -327,12 +366,7 @@ awaitable<void> ClusterNode::Impl::handle_item(std::shared_ptr<Conn> c, Conn::It
     boost::json::object pong{{"type", "PONG"}, {"timestamp", now_ms()}};
     messages_out_.inc();
     if (auto ws = c->ws.lock()) ws->send(std::make_shared<const std::string>(boost::json::serialize(pong)));
-    if (settings_.strict_identity && !c->room.empty() && link_up_.load() &&
-        now_ms() - c->seen_committed >= settings_.stale_after / 4) {
-      c->seen_committed = now_ms();
-      room::Input input = room::SeenInput{c->id};
-      co_await room_op(c->room, std::move(input), nullptr, item.received);
-    }
+    co_await refresh_seen(c, item.received);
     co_return;
   }
   if (std::holds_alternative<proto::Join>(frame.body)) {
@@ -358,6 +392,19 @@ awaitable<void> ClusterNode::Impl::handle_item(std::shared_ptr<Conn> c, Conn::It
   room::Input input = room::FrameInput{c->id, instance_, std::move(frame)};
   const auto result = co_await room_op(c->room, std::move(input), c, item.received);
   if (!result.ok) reply(c, proto::ErrorCode::server_busy);
+  co_await refresh_seen(c, item.received);
+}
+
+awaitable<void> ClusterNode::Impl::refresh_seen(std::shared_ptr<Conn> c, SteadyTime received) {
+  // Strict identity judges a seat's holder by its last frame (limits.stale_after). Frames that
+  // change nothing else are not committed, so the member's last_seen is committed on its own,
+  // at most every stale_after / 4.
+  if (!settings_.strict_identity || c->room.empty() || !link_up_.load()) co_return;
+  const room::Millis now = now_ms();
+  if (now - c->seen_committed < settings_.stale_after / 4) co_return;
+  c->seen_committed = now;
+  room::Input input = room::SeenInput{c->id};
+  co_await room_op(c->room, std::move(input), nullptr, received);
 }
 
 awaitable<void> ClusterNode::Impl::handle_join(std::shared_ptr<Conn> c, proto::Frame& frame, SteadyTime received) {

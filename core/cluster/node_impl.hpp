@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -52,12 +53,21 @@ using asio::use_awaitable;
 using namespace std::chrono_literals;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-// Frames of one connection received but not yet handled. The net layer's rate limit (burst
-// limits.msgs_burst) keeps a well-behaved client far below it; beyond it frames are answered
-// ERROR server_busy and dropped.
-constexpr std::size_t kMaxPendingFrames = 256;
-// Compare-and-set attempts for one change before giving up with ERROR server_busy.
-constexpr int kMaxCasAttempts = 16;
+// Frames of one connection received but not yet handled are bounded by what the rate limit lets
+// through in a second beyond the burst: limits.msgs_burst + limits.msgs_per_sec, at least this.
+// Beyond the bound frames are answered ERROR server_busy and dropped.
+constexpr std::size_t kMinPendingFrames = 256;
+// A change that keeps losing the compare-and-set to other nodes is retried (with a random pause
+// of up to kCasJitter after the first kCasEagerAttempts) for at most kCasBudget, then answered
+// ERROR server_busy.
+constexpr int kCasEagerAttempts = 3;
+constexpr auto kCasJitter = std::chrono::microseconds(2000);
+constexpr auto kCasBudget = std::chrono::seconds(2);
+// The controller's POSITION_UPDATE (twice a second) is committed only when it starts or stops
+// playback, moves a paused room's position, or moves a playing room's position more than this
+// away from the committed position extrapolated to now: while a video plays normally the
+// extrapolation already says it.
+constexpr double kPositionTolerance = 0.25;  // seconds
 // How long a connection waits for the frames of its own change to come back from Redis before
 // handling its next frame anyway (only when the node's subscription is broken).
 constexpr auto kDeliveryWait = 5s;
@@ -65,7 +75,7 @@ constexpr auto kTickInterval = 100ms;
 constexpr std::size_t kTicksPerRound = 200;
 // A node without members in a room resolves its due deadline only this late (the member nodes
 // go first; this one steps in when they are gone).
-constexpr room::Millis kForeignTickDelay = 1000;
+constexpr room::Millis kForeignTickDelay = 200;
 constexpr auto kStatusInterval = 2s;
 constexpr std::size_t kStatusScanCount = 1000;
 constexpr auto kBacklogInterval = 1s;
@@ -168,6 +178,10 @@ inline bool is_ok_array(const redis::Reply& r) {
          r.elements[0].type == redis::Reply::Type::integer;
 }
 
+// Copies position fields of a digest, so that a difference in them alone can be told apart.
+struct Digest;
+inline Digest without_position(Digest d);
+
 // The part of a room that a frame may change without broadcasting or auditing (the controller's
 // POSITION_UPDATE, a counted READY), so that a frame that changed only bookkeeping (last_seen,
 // last_activity) is not committed.
@@ -188,6 +202,12 @@ struct Digest {
   bool archived;
   bool operator==(const Digest&) const = default;
 };
+
+inline Digest without_position(Digest d) {
+  d.current_time = 0;
+  d.position_at = 0;
+  return d;
+}
 
 inline Digest digest(const room::RoomState& s) {
   return Digest{s.current_time,
@@ -291,6 +311,10 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
     room::RoomState state;
     std::uint64_t version = 0;  // the committed version `state` is (when loaded)
     bool loaded = false;
+    // The playback position as last committed (or adopted), for kPositionTolerance.
+    double committed_time = 0;
+    room::Millis committed_at = 0;
+    bool committed_playing = false;
     bool locked = false;
     std::deque<std::shared_ptr<asio::steady_timer>> lock_waiters;
     // A newer committed state that arrived while the entry was locked (nullopt state: ended).
@@ -318,6 +342,7 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
   void kick(const std::shared_ptr<Conn>& c);
   awaitable<void> conn_loop(std::shared_ptr<Conn> c);
   awaitable<void> handle_item(std::shared_ptr<Conn> c, Conn::Item& item);
+  awaitable<void> refresh_seen(std::shared_ptr<Conn> c, SteadyTime received);
   awaitable<void> handle_join(std::shared_ptr<Conn> c, proto::Frame& frame, SteadyTime received);
   void reply(const std::shared_ptr<Conn>& c, proto::ErrorCode code);
   void send_local(const room::ConnId& id, const std::shared_ptr<const std::string>& text);
@@ -331,6 +356,7 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
   void unlock(RoomEntry& r);
   awaitable<bool> load(RoomEntry& r);
   void adopt(RoomEntry& r, std::uint64_t version, std::optional<room::RoomState> state);
+  void remember_position(RoomEntry& r);
   awaitable<OpResult> room_op(std::string room_id, room::Input input, std::shared_ptr<Conn> origin,
                               SteadyTime received);
   awaitable<OpResult> apply_and_commit(RoomEntry& r, room::Input& input, const std::shared_ptr<Conn>& origin);
@@ -365,6 +391,7 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
   awaitable<bool> establish();
   awaitable<void> after_connect(bool data_lost);
   awaitable<void> heartbeat_loop();
+  awaitable<void> recheck_rooms();
   awaitable<void> dead_node_loop();
   awaitable<void> cleanup_node(std::string node);
   awaitable<void> deadline_loop();
@@ -375,6 +402,7 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
   awaitable<bool> write_batch(std::vector<std::string> ids, PgBatch batch);
   awaitable<void> short_id_op(std::string room_id, std::string addr,
                               std::shared_ptr<std::promise<engine::NodeView::ShortIdResult>> promise);
+  awaitable<void> lookup_presence(std::string room_id, std::shared_ptr<std::promise<std::optional<std::size_t>>> promise);
   awaitable<void> lookup_short_id(std::string key, std::shared_ptr<std::promise<std::optional<std::string>>> promise);
   awaitable<void> leave_cluster(SteadyTime deadline, std::shared_ptr<std::promise<void>> done);
   std::string next_uid() { return instance_ + "-" + std::to_string(++uid_counter_); }
@@ -389,6 +417,7 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
   const Keys keys_;
   const std::string channel_;
   const std::size_t audit_capacity_;
+  const std::size_t max_pending_frames_;
   const std::chrono::milliseconds node_ttl_;
   metrics::Registry& registry_;
   const SteadyTime started_ = std::chrono::steady_clock::now();
@@ -420,6 +449,8 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
   asio::steady_timer link_wake_;
   std::string epoch_;
   bool registered_ = false;
+  bool heartbeat_pending_ = false;  // a liveness refresh is waiting for Redis' answer
+  SteadyTime heartbeat_sent_{};
   bool stopping_ = false;
   std::unordered_map<room::ConnId, std::shared_ptr<Conn>> local_;
   std::unordered_map<std::string, std::shared_ptr<RoomEntry>> rooms_;

@@ -159,16 +159,23 @@ awaitable<void> ClusterNode::Impl::heartbeat_loop() {
     co_await sleep_for(interval);
     if (stopping_ || !link_up_.load()) continue;
     const room::Millis now = now_ms();
+    heartbeat_sent_ = std::chrono::steady_clock::now();
+    heartbeat_pending_ = true;
     const auto previous = co_await callv("SET", keys_.node(instance_), node_id_, "PX", ttl, "GET");
+    heartbeat_pending_ = false;
     co_await callv("ZADD", keys_.nodes(), std::to_string(now + node_ttl_.count()), instance_);
     if (previous.type == redis::Reply::Type::nil && registered_ && link_up_.load()) {
       // Our key expired: other nodes may have removed our members. Check every room we serve.
       spdlog::warn("cluster: this node's liveness key had expired; checking its rooms");
-      std::vector<std::string> ids;
-      for (const auto& [id, r] : rooms_) ids.push_back(id);
-      for (const auto& id : ids) co_await reconcile_room(id);
+      spawn(recheck_rooms(), "room check");
     }
   }
+}
+
+awaitable<void> ClusterNode::Impl::recheck_rooms() {
+  std::vector<std::string> ids;
+  for (const auto& [id, r] : rooms_) ids.push_back(id);
+  for (const auto& id : ids) co_await reconcile_room(id);
 }
 
 awaitable<void> ClusterNode::Impl::dead_node_loop() {
@@ -176,6 +183,12 @@ awaitable<void> ClusterNode::Impl::dead_node_loop() {
   while (!stopping_) {
     co_await sleep_for(interval);
     if (stopping_ || !link_up_.load()) continue;
+    // A Redis that accepts the connection but stops answering (stopped process, lost network
+    // without a reset) is treated as lost after redis.connect_timeout.
+    if (heartbeat_pending_ && std::chrono::steady_clock::now() - heartbeat_sent_ > config_.redis->connect_timeout) {
+      link_lost("no answer within " + std::to_string(config_.redis->connect_timeout.count()) + " ms");
+      continue;
+    }
     const auto due = co_await callv("ZRANGEBYSCORE", keys_.nodes(), "-inf", std::to_string(now_ms()), "LIMIT", "0", "16");
     for (const auto& e : due.elements) {
       const std::string node = e.text;
@@ -263,6 +276,11 @@ awaitable<void> ClusterNode::Impl::status_loop() {
       } while (cursor != "0");
       std::size_t local_rooms = 0;
       for (const auto& [id, r] : rooms_) local_rooms += r->local_bound.empty() ? 0 : 1;
+      const room::Millis minute_ago = now_ms() - 60'000;
+      for (auto it = mints_by_addr_.begin(); it != mints_by_addr_.end();) {
+        while (!it->second.empty() && it->second.front() <= minute_ago) it->second.pop_front();
+        it = it->second.empty() ? mints_by_addr_.erase(it) : std::next(it);
+      }
       local_room_count_.store(local_rooms);
       if (ok) {
         const std::size_t local_connections = local_.size();

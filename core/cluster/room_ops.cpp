@@ -54,6 +54,13 @@ void ClusterNode::Impl::adopt(RoomEntry& r, std::uint64_t version, std::optional
     r.state = room::RoomState{};
     r.state.room_id = r.id;
   }
+  remember_position(r);
+}
+
+void ClusterNode::Impl::remember_position(RoomEntry& r) {
+  r.committed_time = r.state.current_time;
+  r.committed_at = r.state.position_at;
+  r.committed_playing = r.state.is_playing;
 }
 
 awaitable<bool> ClusterNode::Impl::load(RoomEntry& r) {
@@ -102,7 +109,18 @@ awaitable<ClusterNode::Impl::OpResult> ClusterNode::Impl::apply_and_commit(RoomE
   OpResult result;
   bool pin_checked = false;
   const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
+  const auto give_up = std::chrono::steady_clock::now() + kCasBudget;
+  for (int attempt = 0; std::chrono::steady_clock::now() < give_up; ++attempt) {
+    if (attempt >= kCasEagerAttempts) {
+      // Several nodes keep committing to this room at once: step back a random moment.
+      std::uniform_int_distribution<std::int64_t> pause(0, kCasJitter.count());
+      co_await sleep_for(std::chrono::microseconds(pause(random_)));
+      if (r.newer) {
+        auto [version, state] = std::move(*r.newer);
+        r.newer.reset();
+        if (version > r.version) adopt(r, version, std::move(state));
+      }
+    }
     if (!r.loaded && !co_await load(r)) co_return result;
     if (auto* join = std::get_if<room::JoinInput>(&input);
         join && !pin_checked && r.state.exists && !r.state.archived && r.state.pin) {
@@ -116,7 +134,20 @@ awaitable<ClusterNode::Impl::OpResult> ClusterNode::Impl::apply_and_commit(RoomE
 
     bool needs_commit = !fx.audit.empty() || fx.archived ||
                         std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) { return f.sequenced; });
-    if (!needs_commit && fx.changed) needs_commit = !quiet_kind || !(digest(r.state) == before);
+    if (!needs_commit && fx.changed) {
+      const Digest after = quiet_kind ? digest(r.state) : Digest{};
+      needs_commit = !quiet_kind || !(after == before);
+      if (needs_commit && quiet_kind && without_position(after) == without_position(before) &&
+          r.state.is_playing == r.committed_playing) {
+        if (r.state.is_playing) {
+          const double committed_now =
+              r.committed_time + static_cast<double>(std::max<room::Millis>(0, now - r.committed_at)) / 1000.0;
+          needs_commit = std::abs(r.state.current_time - committed_now) > kPositionTolerance;
+        } else {
+          needs_commit = r.state.current_time != r.committed_time;  // paused: only the time matters
+        }
+      }
+    }
     if (!needs_commit) {
       deliver_uncommitted(r.id, fx);
       result.ok = true;
@@ -153,7 +184,8 @@ awaitable<ClusterNode::Impl::OpResult> ClusterNode::Impl::apply_and_commit(RoomE
     r.loaded = false;
     co_return result;
   }
-  spdlog::warn("cluster: room {}: gave up after {} conflicting commits", r.id, kMaxCasAttempts);
+  spdlog::warn("cluster: room {}: gave up after {} ms of conflicting commits", r.id,
+               std::chrono::duration_cast<std::chrono::milliseconds>(kCasBudget).count());
   r.loaded = false;
   co_return result;
 }
@@ -161,18 +193,17 @@ awaitable<ClusterNode::Impl::OpResult> ClusterNode::Impl::apply_and_commit(RoomE
 void ClusterNode::Impl::after_commit(RoomEntry& r, bool ended, const Commit& commit,
                                      const std::shared_ptr<Conn>& origin, room::Millis now) {
   r.version += 1;
+  remember_position(r);
   // The origin connection is bound to this room exactly when the new state seats it.
   if (origin) {
     const bool seated = !ended && std::any_of(r.state.members.begin(), r.state.members.end(),
                                               [&](const room::Member& m) { return m.conn == origin->id; });
     if (seated) {
-      if (origin->room != r.id) {
-        origin->room = r.id;
-        r.local_bound.insert(origin->id);
-      }
+      origin->room = r.id;
       origin->bound_version = r.version;
-    } else if (origin->room == r.id) {
-      origin->room.clear();
+      r.local_bound.insert(origin->id);
+    } else {
+      if (origin->room == r.id) origin->room.clear();
       r.local_bound.erase(origin->id);
     }
   }
@@ -340,16 +371,20 @@ void ClusterNode::Impl::on_envelope(const redis::Message& message) {
   // Connections of this node the room no longer seats: unbound; those the envelope does not
   // close itself (a dead-node cleanup that wrongly removed this node) are closed 1012.
   for (auto it = r->local_bound.begin(); it != r->local_bound.end();) {
+    auto c = local_.find(*it);
+    if (c == local_.end() || c->second->room != r->id) {  // gone, or bound elsewhere by now
+      it = r->local_bound.erase(it);
+      continue;
+    }
     const bool seated = env.state && std::any_of(env.state->members.begin(), env.state->members.end(),
                                                  [&](const room::Member& m) { return m.conn == *it; });
-    auto c = local_.find(*it);
-    if (seated || c == local_.end() || env.version <= c->second->bound_version) {
+    if (seated || env.version <= c->second->bound_version) {
       ++it;
       continue;
     }
     const bool closed_here = std::any_of(env.closes.begin(), env.closes.end(),
                                          [&](const room::Close& close) { return close.conn == *it; });
-    if (c->second->room == r->id) c->second->room.clear();
+    c->second->room.clear();
     if (!closed_here) {
       resync_closes_.inc();
       close_local(*it, 1012, "service restart");
@@ -394,7 +429,7 @@ void ClusterNode::Impl::resync_entry(RoomEntry& r, const char* why) {
                  r.local_bound.size());
   }
   for (const auto& id : r.local_bound) {
-    if (auto c = local_.find(id); c != local_.end()) {
+    if (auto c = local_.find(id); c != local_.end() && c->second->room == r.id) {
       c->second->room.clear();
       resync_closes_.inc();
       close_local(id, 1012, "service restart");

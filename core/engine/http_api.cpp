@@ -66,6 +66,8 @@ net::HttpResponse short_id_response(const config::Config& config, NodeView& node
   if (!valid_room_id(room_id)) return json_response(400, {{"error", "invalid room id"}});
   auto result = node.short_id(room_id, request.client_addr);
   if (result.rate_limited) return json_response(429, {{"error", "Too many short ids; try again in a minute"}});
+  // A cluster node whose Redis is unreachable has no short id to give.
+  if (result.short_id.empty()) return json_response(503, {{"error", "Service unavailable; try again"}});
   return json_response(200, {{"shortId", result.short_id},
                              {"roomId", room_id},
                              {"shortUrl", config.http.public_base_url + "/room/" + result.short_id}});

@@ -25,7 +25,8 @@ class NodeView {
     std::string short_id;      // empty when refused
     bool rate_limited = false;
   };
-  // The room's short id, minting one when it has none (room id already validated).
+  // The room's short id, minting one when it has none (room id already validated). An empty
+  // short_id without rate_limited means the node cannot answer now (HTTP 503).
   virtual ShortIdResult short_id(const std::string& room_id, const std::string& client_addr) = 0;
   virtual std::optional<std::string> room_for_short_id(const std::string& short_id) = 0;
   // The Prometheus exposition.

@@ -105,8 +105,7 @@ void Client::start(Clock::time_point connect_at) {
 }
 
 void Client::stop_activity() {
-  for (auto& t : next_) t = Clock::time_point::max();
-  world_.scheduler.cancel(*this);
+  for (auto& t : next_) t = Clock::time_point::max();  // a pending wake-up finds nothing to do
   if (state_ == State::waiting || state_ == State::idle) state_ = State::done;
 }
 
@@ -360,7 +359,7 @@ void Client::finish(bool leave) {
 }
 
 void Client::abort() {
-  world_.scheduler.cancel(*this);
+  for (auto& t : next_) t = Clock::time_point::max();
   if (ws_.is_open() && world_.connected > 0) --world_.connected;
   ws_.abort();
   http_.close();

@@ -164,6 +164,7 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   o.leave_at_end = !raw.no_leave;
   o.progress = raw.progress;
   o.quiet = raw.quiet;
+  o.json_output = raw.json_output;
   o.run_id = random_run_id();
   return o;
 }

@@ -58,6 +58,7 @@ struct RawOptions {
   std::string connect_timeout = "10s";
   bool progress = false;  // force the progress line when stderr is not a terminal
   bool quiet = false;
+  bool json_output = false;  // the report as one JSON line on stdout instead of the table
 };
 
 struct Options {
@@ -81,6 +82,7 @@ struct Options {
   Millis connect_timeout{0};
   bool progress = false;
   bool quiet = false;
+  bool json_output = false;
   std::string run_id;  // random; part of every room and user id so runs never share rooms
 
   // Sockets one client holds: the WebSocket, plus the /status connection when polling.

@@ -140,14 +140,14 @@ std::string human_table(const Report& r) {
   line(fmt::format("tandem loadtest: {} clients in {} rooms of {} ({} profile), {} worker{}, {:.1f} s against {}",
                    thousands(s.clients), thousands(static_cast<std::uint64_t>(o.rooms)), o.room_size,
                    profile_name(o.profile), o.workers, o.workers == 1 ? "" : "s", r.elapsed_s, urls));
-  line(fmt::format("clients    joined {}/{}  open at end {}  reconnects {}  gave up {}  churn leaves {}",
+  line(fmt::format("clients    joined {}/{}  open at end {}  reconnects {}  gave up {}  leaves {}",
                    thousands(s.joined), thousands(s.clients), thousands(s.connected_end), thousands(s.reconnects),
                    thousands(s.gave_up), thousands(s.leaves)));
   line(fmt::format("messages   sent {} ({})  received {} ({})  /status {} ({})", thousands(s.frames_sent),
                    per_second(s.frames_sent, r.elapsed_s), thousands(s.frames_received),
                    per_second(s.frames_received, r.elapsed_s), thousands(s.status_requests),
                    per_second(s.status_requests, r.elapsed_s)));
-  line(fmt::format("delivery   broadcasts {}  lost {} (at the end {})  duplicated {}  out of order {}",
+  line(fmt::format("delivery   broadcasts {}  lost {} ({} still missing when the drain ended)  duplicated {}  out of order {}",
                    thousands(s.broadcasts_received), thousands(s.lost), thousands(s.tail_lost),
                    thousands(s.duplicated), thousands(s.out_of_order)));
   const double operations = static_cast<double>(s.operations());

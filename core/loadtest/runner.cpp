@@ -29,7 +29,7 @@ namespace json = boost::json;
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-constexpr auto kProgressEvery = std::chrono::seconds(1);
+constexpr auto kProgressEvery = std::chrono::milliseconds(900);
 
 std::string iso_now() {
   const std::time_t now = std::time(nullptr);
@@ -305,7 +305,11 @@ int run(const RawOptions& raw) {
   printer.done();
 
   const Report report = build_report(options, std::move(results), started_at);
-  std::cout << human_table(report) << std::flush;
+  if (options.json_output) {
+    std::cout << json::serialize(report_json(report)) << std::endl;
+  } else {
+    std::cout << human_table(report) << std::flush;
+  }
   if (!options.out.empty()) {
     std::ofstream out(options.out, std::ios::trunc);
     out << json::serialize(report_json(report)) << "\n";

@@ -31,8 +31,11 @@ void Scheduler::wake_at(Task& task, Clock::time_point at) {
 }
 
 void Scheduler::cancel(Task& task) {
-  task.token_ = 0;  // the heap entry, if any, is stale now
+  task.token_ = 0;
   task.pending_ = Clock::time_point::max();
+  if (std::erase_if(heap_, [&](const Entry& e) { return e.task == &task; }) > 0) {
+    std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
+  }
 }
 
 void Scheduler::stop() {

@@ -43,9 +43,10 @@ class Scheduler {
   // Wakes `task` at `at`. A task has one wake-up: an earlier request replaces a later one; a
   // later request while an earlier one is pending is ignored (the task recomputes when it wakes).
   void wake_at(Task& task, Clock::time_point at);
-  // Drops the task's pending wake-up. Must be called before a task is destroyed.
+  // Removes every entry of `task` from the heap: afterwards the task may be destroyed. Linear in
+  // the number of pending wake-ups; cheap once stop() has emptied the heap.
   void cancel(Task& task);
-  // Stops the timer; pending wake-ups are dropped.
+  // Stops the timer; every pending wake-up is dropped and no task is woken again.
   void stop();
 
  private:

@@ -130,9 +130,22 @@ class Conductor final : public Scheduler::Task {
     world_.scheduler.wake_at(*this, now);
   }
 
+  // Every echo and /status answer is in, and in every room all checking members have seen the
+  // same last seq (nothing in flight any more).
   bool all_settled() const {
     for (const auto& c : clients_) {
       if (!c->settled()) return false;
+    }
+    for (const auto& room : rooms_) {
+      std::int64_t first = -1;
+      for (Client* c : room.members) {
+        if (!c->seq().active()) continue;
+        if (first < 0) {
+          first = c->seq().last();
+        } else if (c->seq().last() != first) {
+          return false;
+        }
+      }
     }
     return true;
   }
@@ -175,11 +188,11 @@ class Conductor final : public Scheduler::Task {
   }
 
   void finish(Clock::time_point now) {
+    world_.scheduler.stop();  // first: the clients' cancel() is then O(1)
     for (auto& c : clients_) c->abort();
     phase_ = Phase::done;
     finished_at_ = now;
     report(now);
-    world_.scheduler.stop();
     world_.io.stop();
   }
 
@@ -263,6 +276,7 @@ WorkerResult run_worker(const Options& options, const std::vector<Target>& targe
     signals.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
       if (++signals_seen > 1) {
+        scheduler.stop();
         for (auto& c : clients) c->abort();
         io.stop();
         return;
@@ -279,6 +293,7 @@ WorkerResult run_worker(const Options& options, const std::vector<Target>& targe
                          (conductor.finished_at() == Clock::time_point{} ? Clock::now() : conductor.finished_at()) -
                          world.start)
                          .count();
+  scheduler.stop();
   clients.clear();  // before the io_context and the scheduler go
   return result;
 }

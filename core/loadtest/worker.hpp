@@ -1,10 +1,11 @@
 #pragma once
 
 // One worker: the simulated clients of its share of the rooms on a single-threaded io_context.
-// A run has four phases: ramp/run until --duration; drain (no new sends; wait up to --drain for
-// the echoes of the last broadcasts and the /status requests in flight); settle (broadcasts some
-// member of a room received but another connected member did not count as lost); close (LEAVE or
-// close 1000, at most kCloseWait, then every socket is dropped).
+// A run has four phases: ramp/run until --duration; drain (no new sends; wait up to --drain until
+// the echoes of the last broadcasts and the /status requests in flight are in and every member of
+// a room has seen the same last seq); settle (a broadcast that some member of a room received but
+// another connected member had not by the end of the drain counts as lost for that member:
+// `tail_lost`); close (LEAVE or close 1000, at most kCloseWait, then every socket is dropped).
 //
 // SIGINT/SIGTERM end the run early (drain and report as usual); a second one stops at once.
 

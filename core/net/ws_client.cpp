@@ -1,9 +1,7 @@
 #include "core/net/ws_client.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <optional>
@@ -15,7 +13,6 @@ namespace tandem::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
 
 namespace {
 constexpr std::uint16_t kAbnormalClose = 1006;
@@ -26,35 +23,54 @@ constexpr std::uint16_t kAbnormalClose = 1006;
 struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
   enum class State { connecting, open, closing, closed };
 
-  Impl(asio::io_context& io, WsClientHandler* h, const WsClientOptions& o) : ws(io), handler(h), options(o) {}
+  Impl(asio::io_context& io, WsClientHandler* h, const WsClientOptions& o)
+      : ws(io.get_executor()), connect_timer(io.get_executor()), handler(h), options(o) {}
+
+  ClientSocket& socket() { return ws.next_layer(); }
 
   void start(const ClientEndpoint& endpoint, const std::string& source) {
     host = endpoint.host;
     target = endpoint.target;
     beast::error_code ec;
-    const auto remote = open_client_socket(beast::get_lowest_layer(ws).socket(), endpoint, source, ec);
+    const auto remote = open_client_socket(socket(), endpoint, source, ec);
     if (ec) {
       asio::post(ws.get_executor(), [self = shared_from_this(), why = describe(ec, endpoint, source)] {
         self->fail(why, 0);
       });
       return;
     }
-    beast::get_lowest_layer(ws).expires_after(options.handshake_timeout);
-    beast::get_lowest_layer(ws).async_connect(
-        remote, [self = shared_from_this()](beast::error_code cec) { self->on_connect(cec); });
+    // The TCP connect is bounded here; the upgrade by the stream's handshake timeout.
+    connect_timer.expires_after(options.handshake_timeout);
+    connect_timer.async_wait([weak = weak_from_this()](beast::error_code tec) {
+      auto self = weak.lock();
+      if (tec || !self || self->state != State::connecting || self->connected) return;
+      self->timed_out = true;
+      beast::error_code ignored;
+      self->socket().close(ignored);
+    });
+    socket().async_connect(remote, [self = shared_from_this()](beast::error_code cec) { self->on_connect(cec); });
   }
 
   static std::string describe(const beast::error_code& ec, const ClientEndpoint& endpoint, const std::string& source) {
-    if (ec == boost::system::errc::address_not_available) return "cannot use source address " + source + ": " + ec.message();
+    if (ec == boost::system::errc::address_not_available) {
+      return "cannot use source address " + source + ": " + ec.message();
+    }
     if (ec == boost::system::errc::invalid_argument) return "bad address " + endpoint.address + " or " + source;
     return ec.message();
   }
 
   void on_connect(beast::error_code ec) {
+    connected = !ec;
+    connect_timer.cancel();
     if (!handler) return;
-    if (ec) return fail(ec == beast::error::timeout ? "connect timed out" : ec.message(), 0);
+    if (ec) return fail(timed_out ? "connect timed out" : ec.message(), 0);
     beast::error_code ignored;
-    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ignored);
+    socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = options.handshake_timeout;  // the upgrade and, later, the close handshake
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    ws.set_option(timeouts);
     ws.set_option(websocket::stream_base::decorator(
         [](websocket::request_type& req) { req.set(beast::http::field::user_agent, "tandem-loadtest"); }));
     ws.read_message_max(options.max_message_bytes);
@@ -75,12 +91,6 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
                                               : "WebSocket upgrade failed: " + ec.message(),
                   0);
     }
-    beast::get_lowest_layer(ws).expires_never();
-    websocket::stream_base::timeout timeouts{};
-    timeouts.handshake_timeout = options.handshake_timeout;
-    timeouts.idle_timeout = websocket::stream_base::none();
-    timeouts.keep_alive_pings = false;
-    ws.set_option(timeouts);
     state = State::open;
     handler->on_ws_open();
     if (handler && state != State::closed) read();
@@ -89,9 +99,15 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
   void fail(const std::string& why, unsigned status) {
     if (!handler || state == State::closed) return;
     state = State::closed;
-    beast::get_lowest_layer(ws).close();
+    drop_socket();
     auto* h = std::exchange(handler, nullptr);
     h->on_ws_failed(why, status);
+  }
+
+  void drop_socket() {
+    beast::error_code ignored;
+    connect_timer.cancel();
+    socket().close(ignored);
   }
 
   void read() {
@@ -160,7 +176,7 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
       info.reason = ec.message();
     }
     queue.clear();
-    beast::get_lowest_layer(ws).close();
+    drop_socket();
     auto* h = std::exchange(handler, nullptr);
     h->on_ws_closed(info);
   }
@@ -169,10 +185,11 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
     handler = nullptr;
     state = State::closed;
     queue.clear();
-    beast::get_lowest_layer(ws).close();
+    drop_socket();
   }
 
-  websocket::stream<beast::tcp_stream> ws;
+  websocket::stream<ClientSocket> ws;
+  ClientTimer connect_timer;
   beast::flat_buffer buffer;
   websocket::response_type response;
   std::deque<std::string> queue;
@@ -181,6 +198,8 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
   std::string host;
   std::string target;
   State state = State::connecting;
+  bool connected = false;
+  bool timed_out = false;
   bool writing = false;
   bool by_us = false;
   std::optional<std::uint16_t> pending_close;

@@ -7,7 +7,8 @@
 // they may restart without disturbing anybody else) and a PostgreSQL behind a TCP proxy
 // (`pgProxy: true`: cut() refuses and drops every database connection, restore() lets them in
 // again), so that outages stay inside the test.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { TANDEM_BINARY, freePort, startServer } from '../../e2e/lib/server.mjs';
@@ -40,8 +41,8 @@ export function services() {
 
 // psql against the test database; returns the rows as arrays of strings.
 export function psql(pg, sql, { schema } = {}) {
-  const env = { ...process.env, PGPASSWORD: pg.password, PGCONNECT_TIMEOUT: '5' };
-  if (schema) env.PGOPTIONS = `-c search_path=${schema}`;
+  const env = { ...process.env, PGPASSWORD: pg.password, PGCONNECT_TIMEOUT: '5', PGOPTIONS: '-c client_min_messages=warning' };
+  if (schema) env.PGOPTIONS += ` -c search_path=${schema}`;
   const out = execFileSync('psql', ['-X', '-q', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-h', pg.host, '-p', String(pg.port),
     '-U', pg.user, '-d', pg.db, '-c', sql], { env, encoding: 'utf8' });
   return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
@@ -158,7 +159,7 @@ export async function startCluster(t, options = {}) {
   t.after(() => cluster.cleanup());
   if (privateRedis) cluster.privateRedis = await PrivateRedis.start();
   if (pgProxy) cluster.pgProxy = await PgProxy.start(svc.pg);
-  cluster.migrate();
+  await cluster.migrate();
   const started = await Promise.all(Array.from({ length: nodes }, (_, i) => cluster.startNode(`n${i + 1}`)));
   cluster.nodes.push(...started);
   return cluster;
@@ -197,8 +198,9 @@ export class Cluster {
     };
   }
 
-  migrate() {
-    execFileSync(TANDEM_BINARY, ['migrate'], { env: { ...process.env, ...this.env() }, stdio: 'pipe' });
+  // Asynchronous: the PostgreSQL proxy runs in this process.
+  async migrate() {
+    await promisify(execFile)(TANDEM_BINARY, ['migrate'], { env: { ...process.env, ...this.env() } });
   }
 
   // Starts one more node (not registered with t: the cluster's cleanup stops it).

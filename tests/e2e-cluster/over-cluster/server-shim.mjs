@@ -25,10 +25,15 @@ class RoundRobinProxy {
       // Keep the client's loopback address (127.0.0.x) so per-address rules still see it.
       const localAddress = (client.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
       const upstream = net.connect({ host: node.host, port: node.port, localAddress });
-      for (const s of [client, upstream]) {
+      // A side that ends lets the other flush what it still holds (e.g. a close frame) first.
+      for (const [s, other] of [[client, upstream], [upstream, client]]) {
         this.sockets.add(s);
         s.on('error', () => {});
-        s.on('close', () => { this.sockets.delete(s); client.destroy(); upstream.destroy(); });
+        s.on('close', () => {
+          this.sockets.delete(s);
+          other.end();
+          setTimeout(() => other.destroy(), 1000).unref();
+        });
       }
       client.pipe(upstream);
       upstream.pipe(client);

@@ -2,6 +2,11 @@
 // thresholds and exit codes, the JSON report, worker merging, reconnects, bad input.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <csignal>
 #include <numeric>
@@ -209,6 +214,23 @@ TEST_CASE("bad input fails fast with the reason", "[loadtest]") {
     CHECK(run.exit_code == 1);
     CHECK(run.err.find("not a WebSocket endpoint") != std::string::npos);
     CHECK(run.err.find("404") != std::string::npos);
+  }
+  SECTION("a server that never answers the upgrade fails after --connect-timeout") {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener, 16) == 0);
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    const auto run = run_loadtest({"--url", "ws://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/ws",
+                                   "--connect-timeout", "1s", "--clients", "10", "--duration", "5s"},
+                                  dir.path(), 20s);
+    ::close(listener);
+    CHECK(run.exit_code == 1);
+    CHECK(run.err.find("timed out") != std::string::npos);
+    CHECK(run.elapsed < 5s);
   }
   SECTION("room size 0 is refused") {
     const auto run = run_loadtest({"--url", "ws://127.0.0.1:1/ws", "--room-size", "0"}, dir.path(), 20s);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <random>
 
+#include "core/loadtest/address_pool.hpp"
+#include "core/loadtest/frame_scan.hpp"
 #include "core/loadtest/histogram.hpp"
 #include "core/loadtest/seq_tracker.hpp"
 #include "core/loadtest/stats.hpp"
@@ -101,4 +103,40 @@ TEST_CASE("thresholds parse and judge", "[loadtest]") {
   CHECK(std::holds_alternative<std::string>(parse_threshold("bogus<5")));
   CHECK(std::holds_alternative<std::string>(parse_threshold("p99 50ms")));
   CHECK(std::holds_alternative<std::string>(parse_threshold("reconnects<5%")));
+}
+
+TEST_CASE("the frame scanner reads top-level fields and skips nested ones", "[loadtest]") {
+  FrameScanner scanner;
+  REQUIRE(scanner.scan(
+      R"({"users":[{"userId":"nested","seq":99}],"type":"ROOM_STATE","hostUserId":"h\u0031","seq":17,)"
+      R"("offer":{"type":"offer"},"currentTime":12.5,"isPlaying":true,"eventTimestamp":1732665600000.125})"));
+  const auto& f = scanner.frame();
+  CHECK(f.type == "ROOM_STATE");
+  CHECK(f.host_user_id == "h1");
+  CHECK(f.user_id.empty());
+  CHECK(f.has_seq);
+  CHECK(f.seq == 17);
+  CHECK(f.current_time == 12.5);
+  CHECK(f.is_playing);
+  CHECK(f.event_timestamp == Approx(1732665600000.125).epsilon(1e-15));
+  REQUIRE(scanner.scan(R"({"type":"PONG"})"));
+  CHECK_FALSE(scanner.frame().has_seq);  // nothing left over from the previous frame
+  CHECK(scanner.frame().host_user_id.empty());
+  CHECK_FALSE(scanner.scan("[1,2]"));
+  CHECK_FALSE(scanner.scan("not json"));
+}
+
+TEST_CASE("bind addresses expand CIDR blocks to their hosts", "[loadtest]") {
+  const auto parsed = AddressPool::parse({"127.0.0.2, 127.1.0.0/30", "::1"});
+  REQUIRE(std::holds_alternative<AddressPool>(parsed));
+  const auto& pool = std::get<AddressPool>(parsed);
+  CHECK(pool.size() == 4);  // 127.0.0.2, 127.1.0.1, 127.1.0.2, ::1
+  CHECK(pool.at(0) == "127.0.0.2");
+  CHECK(pool.at(1) == "127.1.0.1");
+  CHECK(pool.at(2) == "127.1.0.2");
+  CHECK(pool.at(3) == "::1");
+  CHECK(pool.at(4) == "127.0.0.2");
+  CHECK(AddressPool::loopback_rooms().at(0) == "127.16.0.1");
+  CHECK(std::holds_alternative<std::string>(AddressPool::parse({"127.0.0.1/33"})));
+  CHECK(std::holds_alternative<std::string>(AddressPool::parse({"localhost"})));
 }

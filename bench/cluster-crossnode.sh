@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Cross-node benchmark (issue 6): NODES cluster nodes (default 3) on this machine, a redis-server
+# of the benchmark's own (so that its CPU and its commit count can be measured), the PostgreSQL of
+# scripts/services (a schema of the benchmark's own), and `tandem loadtest` with every room's
+# members spread over the nodes (--url once per node), so broadcast latency is cross-node latency.
+# Records broadcast and /status latency, delivery (lost/duplicated/out of order), the CPU of every
+# node and of Redis, commits per second (Redis EVALSHA calls), broadcasts per second and the load
+# average. Results: a markdown table on stdout and in $OUT/crossnode-<date>.md, one JSON report
+# per scenario in $OUT.
+#
+#   bench/cluster-crossnode.sh [-b BINARY] [-o OUT_DIR] [-d DURATION] [-n NODES] [SCENARIO …]
+#
+# Scenarios (default: ext-5000): ext-<clients> extension profile, hb-<clients> heartbeat profile;
+# rooms of 4, one source address per room, the first 10 s (the ramp) not recorded.
+# Needs: scripts/services start (PostgreSQL; source /tmp/tandem-services/env is read), redis-server.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+binary="$here/../build/cli/tandem"
+out="$here/results"
+duration=60
+nodes=3
+while getopts "b:o:d:n:" opt; do
+  case $opt in
+    b) binary=$OPTARG ;;
+    o) out=$OPTARG ;;
+    d) duration=${OPTARG%s} ;;
+    n) nodes=$OPTARG ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+scenarios=("$@")
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(ext-5000)
+[ -x "$binary" ] || { echo "no tandem binary at $binary (build it or pass -b)" >&2; exit 2; }
+[ -f /tmp/tandem-services/env ] || { echo "start the services first: scripts/services start" >&2; exit 2; }
+. /tmp/tandem-services/env
+mkdir -p "$out"
+ulimit -n "$(ulimit -Hn)"
+
+stamp=$(date -u +%Y-%m-%dT%H%MZ)
+summary="$out/crossnode-$stamp.md"
+{
+  echo "# $nodes-node cluster, cross-node broadcasts, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr); nodes, Redis, PostgreSQL and the loadtest share them"
+  echo "binary: $binary ($("$binary" --version)); $(redis-server --version | cut -d' ' -f1-3)"
+  echo "duration: ${duration}s per scenario, first 10 s not recorded"
+  echo
+  echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | loadtest CPU | commits/s | broadcasts/s | load avg before → after |'
+  echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|'
+} | tee "$summary"
+
+pids=()
+redis_pid=""
+schema=""
+psql_bench() {
+  PGPASSWORD=$TANDEM_TEST_PG_PASSWORD psql -X -q -At -h "$TANDEM_TEST_PG_HOST" -p "$TANDEM_TEST_PG_PORT" \
+    -U "$TANDEM_TEST_PG_USER" -d "$TANDEM_TEST_PG_DB" -c "$1"
+}
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  pids=()
+  if [ -n "$redis_pid" ]; then kill -TERM "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  redis_pid=""
+  if [ -n "$schema" ]; then psql_bench "SET client_min_messages=warning; DROP SCHEMA IF EXISTS $schema CASCADE" || true; fi
+  schema=""
+}
+trap cleanup EXIT
+
+for scenario in "${scenarios[@]}"; do
+  profile=${scenario%%-*}
+  clients=${scenario#*-}
+  case $profile in
+    ext) lt_profile=extension ;;
+    hb) lt_profile=heartbeat ;;
+    *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+  esac
+  ramp=$(( clients / 8 > 500 ? clients / 8 : 500 ))
+
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
+    >"$out/crossnode-$scenario.redis.log" 2>&1 &
+  redis_pid=$!
+  wait_for_port "$redis_port"
+  schema="bench_$(date +%s)_$$"
+  psql_bench "CREATE SCHEMA $schema"
+  export REDIS_HOST=127.0.0.1 REDIS_PORT=$redis_port POSTGRES_HOST=$TANDEM_TEST_PG_HOST \
+    POSTGRES_PORT=$TANDEM_TEST_PG_PORT POSTGRES_USER=$TANDEM_TEST_PG_USER \
+    POSTGRES_PASSWORD=$TANDEM_TEST_PG_PASSWORD POSTGRES_DB=$TANDEM_TEST_PG_DB PGOPTIONS="-c search_path=$schema"
+  "$binary" migrate --log-level warn >/dev/null
+
+  urls=()
+  ports=()
+  for i in $(seq 1 "$nodes"); do
+    port=$(free_port)
+    "$binary" serve --host 127.0.0.1 --port "$port" --node-id "bench$i" --log-level warn \
+      --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 \
+      2>"$out/crossnode-$scenario.node$i.log" &
+    pids+=($!)
+    ports+=("$port")
+    urls+=(--url "ws://127.0.0.1:$port/ws")
+  done
+  for port in "${ports[@]}"; do
+    wait_for_port "$port"
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" = 200 ]; do sleep 0.2; done
+  done
+
+  node_cpu0=()
+  for p in "${pids[@]}"; do node_cpu0+=("$(cpu_seconds "$p")"); done
+  redis_cpu0=$(cpu_seconds "$redis_pid")
+  evalsha() { redis-cli -p "$redis_port" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ {print $3}'; }
+  evalsha0=$(evalsha); evalsha0=${evalsha0:-0}
+
+  report="$out/crossnode-$scenario.json"
+  SAMPLE_PID=${pids[0]} SAMPLE_PORT=${ports[0]} STEADY_AT=$((duration * 3 / 4)) \
+    run_sampled "$binary" loadtest "${urls[@]}" --clients "$clients" --room-size 4 \
+    --profile "$lt_profile" --ramp "$ramp" --duration "${duration}s" --warmup 10s \
+    --address-per-room --quiet --out "$report" \
+    --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \
+    >"$out/crossnode-$scenario.txt" 2>&1 || true
+
+  node_cpu=""
+  for i in "${!pids[@]}"; do
+    node_cpu+="$(awk -v a="$(cpu_seconds "${pids[$i]}")" -v b="${node_cpu0[$i]}" -v s="$RUN_SECONDS" \
+      'BEGIN { printf "%.0f %%", (a - b) / s * 100 }') "
+  done
+  redis_cpu=$(awk -v a="$(cpu_seconds "$redis_pid")" -v b="$redis_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
+  evalsha1=$(evalsha)
+  commits=$(awk -v a="${evalsha1:-0}" -v b="$evalsha0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f", (a - b) / s }')
+  if [ -s "$report" ]; then
+    python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$LT_CPU" "$RUN_SECONDS" "$commits" "$LOAD_BEFORE" \
+      "$LOAD_AFTER" "$duration" <<'EOF' | tee -a "$summary"
+import json, sys
+report, name, node_cpu, redis_cpu, lt_cpu, seconds, commits, before, after, duration = sys.argv[1:11]
+r = json.load(open(report))
+b = r["latency_ms"]["broadcast"]; s = r["latency_ms"]["status"]
+c = r["clients"]; d = r["delivery"]; e = r["errors"]
+status = f'{s["p99"]:.1f}' if s["count"] else "–"
+measured = max(1.0, float(duration) - 10)
+print(f'| {name} | {c["joined"]}/{c["target"]} | {b["count"]:,} | {b["p50"]:.2f} / {b["p99"]:.2f} / {b["max"]:.0f} | {status} | '
+      f'{d["lost"]}/{d["duplicated"]}/{d["out_of_order"]} | {e["total"]} | {node_cpu.strip()} | {redis_cpu} | '
+      f'{float(lt_cpu) / float(seconds) * 100:.0f} % | {commits} | {b["count"] / measured:,.0f} | {before} → {after} |')
+EOF
+  else
+    echo "| $scenario | loadtest failed (exit $LT_RC), see $out/crossnode-$scenario.txt |" | tee -a "$summary"
+  fi
+  cleanup
+  sleep 2
+done
+
+echo
+echo "summary: $summary"

@@ -1,0 +1,248 @@
+// The cluster's building blocks: key encoding, envelopes, commit plans (no services), and the
+// Lua scripts against the real test Redis (scripts/services start). The node itself is tested
+// end to end in tests/e2e-cluster/.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cluster/commit.hpp"
+#include "core/cluster/envelope.hpp"
+#include "core/cluster/keys.hpp"
+#include "core/cluster/scripts.hpp"
+#include "core/redis/connection.hpp"
+#include "tests/integration/fixtures.hpp"
+
+using namespace std::chrono_literals;
+using tandem::cluster::Commit;
+using tandem::cluster::Keys;
+using tandem::redis::Reply;
+namespace cluster = tandem::cluster;
+namespace room = tandem::room;
+
+namespace {
+
+// A synchronous client for the tests: one connection, commands run to completion.
+class SyncRedis {
+ public:
+  explicit SyncRedis(const tandem::testing::RedisFixture& fixture) : connection_(io_) {
+    tandem::redis::ConnectOptions options;
+    options.host = fixture.host();
+    options.port = fixture.port();
+    std::optional<std::optional<tandem::redis::Failure>> outcome;
+    connection_.connect(options, [&](std::optional<tandem::redis::Failure> f) { outcome = std::move(f); });
+    REQUIRE(run_until([&] { return outcome.has_value(); }));
+    REQUIRE_FALSE(outcome->has_value());
+  }
+
+  Reply operator()(std::vector<std::string> args) {
+    std::optional<Reply> reply;
+    connection_.command(std::move(args), [&](Reply r) { reply = std::move(r); });
+    REQUIRE(run_until([&] { return reply.has_value(); }));
+    return *reply;
+  }
+
+  Reply eval(const cluster::Script& script, std::vector<std::string> args) {
+    std::vector<std::string> full{"EVAL", std::string(script.source)};
+    full.insert(full.end(), args.begin(), args.end());
+    return (*this)(std::move(full));
+  }
+
+ private:
+  bool run_until(const std::function<bool()>& done) {
+    auto work = boost::asio::make_work_guard(io_);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return false;
+      if (io_.stopped()) io_.restart();
+      io_.run_one_for(deadline - now);
+    }
+    return true;
+  }
+
+  boost::asio::io_context io_;
+  tandem::redis::Connection connection_;
+};
+
+room::Settings settings() { return room::Settings{}; }
+
+room::JoinInput join(const std::string& room_id, const std::string& user, const std::string& node, int n) {
+  room::JoinInput in;
+  in.conn = node + "/" + std::to_string(n);
+  in.node_id = node;
+  in.client_addr = "127.0.0.1";
+  in.join.room_id = room_id;
+  in.join.user_id = user;
+  in.peer_id = "peer" + std::to_string(n);
+  in.session_token = std::string(32, 'a');
+  in.pin_salt = "00";
+  return in;
+}
+
+tandem::proto::Frame proto_leave() {
+  tandem::proto::Frame f;
+  f.type = "LEAVE";
+  f.body = tandem::proto::Leave{};
+  return f;
+}
+
+struct Applied {
+  room::RoomState state;
+  Commit commit;
+};
+
+// Applies `input` to `state` and plans its commit against `version`.
+Applied apply(room::RoomState state, const room::Input& input, std::uint64_t version, room::Millis now = 1000) {
+  const auto before = cluster::member_nodes(state);
+  auto fx = room::apply(state, input, now, settings());
+  int uid = 0;
+  Commit c = cluster::plan_commit(state, before, fx, version, now, "n1", [&] { return "n1-" + std::to_string(++uid); });
+  return {std::move(state), std::move(c)};
+}
+
+}  // namespace
+
+TEST_CASE("hex-encoded ids never alias another key", "[cluster]") {
+  const Keys keys("p:");
+  CHECK(cluster::hex("a:b") == "613a62");
+  CHECK(keys.room("x:rooms") != keys.room("x") + ":rooms");
+  CHECK(keys.node_rooms("a") != keys.node("a:rooms"));
+  CHECK(keys.room("{*}/") == "p:room:7b2a7d2f");
+  CHECK(cluster::node_of("n1~abc/42") == "n1~abc");
+  CHECK(cluster::node_of("nonsense").empty());
+}
+
+TEST_CASE("an envelope carries frames, closes, version and state through JSON", "[cluster]") {
+  room::RoomState state;
+  state.room_id = "r";
+  auto fx = room::apply(state, join("r", "u1", "n1", 1), 1000, settings());
+  const std::string text = boost::json::serialize(room::to_json(state));
+  fx.closes.push_back(room::Close{"n2/7", 4001, "replaced"});
+  const auto encoded = cluster::encode_envelope("r", 5, 1234, fx.frames, fx.closes, text);
+  const auto env = cluster::decode_envelope(encoded);
+  CHECK(env.room_id == "r");
+  CHECK(env.version == 5);
+  CHECK(env.sent_at == 1234);
+  REQUIRE(env.frames.size() == fx.frames.size());
+  CHECK(env.frames[0].to == fx.frames[0].recipients);
+  CHECK(boost::json::parse(*env.frames[0].text) == boost::json::value(fx.frames[0].frame));
+  REQUIRE(env.closes.size() == 1);
+  CHECK(env.closes[0].code == 4001);
+  REQUIRE(env.state);
+  CHECK(*env.state == state);
+  // A relay has no version and no state.
+  const auto relay = cluster::decode_envelope(cluster::encode_envelope("r", 0, 1, fx.frames, {}, {}));
+  CHECK(relay.version == 0);
+  CHECK_FALSE(relay.state);
+  CHECK_THROWS_AS(cluster::decode_envelope("[1]"), std::invalid_argument);
+}
+
+TEST_CASE("a commit plan targets the nodes of members before and after and of recipients", "[cluster]") {
+  room::RoomState s;
+  s.room_id = "r";
+  auto a = apply(s, join("r", "u1", "n1", 1), 0);
+  CHECK(a.commit.nodes_added == std::vector<std::string>{"n1"});
+  CHECK(a.commit.target_nodes == std::vector<std::string>{"n1"});
+  auto b = apply(a.state, join("r", "u2", "n2", 1), 1);
+  CHECK(b.commit.nodes_added == std::vector<std::string>{"n2"});
+  CHECK(b.commit.target_nodes == (std::vector<std::string>{"n1", "n2"}));
+  CHECK(b.commit.audit.size() == 1);
+  // The n1 member leaves: n1 drops out of the index but still gets the envelope (its USER_LEFT).
+  auto c = apply(b.state, room::FrameInput{"n1/1", "n1", proto_leave()}, 2);
+  CHECK(c.commit.nodes_removed == std::vector<std::string>{"n1"});
+  CHECK(c.commit.target_nodes == (std::vector<std::string>{"n1", "n2"}));
+}
+
+TEST_CASE("the status summary changes only with what /status shows, and renders the extrapolated position", "[cluster]") {
+  room::RoomState s;
+  s.room_id = "r";
+  room::apply(s, join("r", "u1", "n1", 1), 1000, settings());
+  s.is_playing = true;
+  s.current_time = 10;
+  s.position_at = 5000;
+  const auto one = cluster::status_summary(s);
+  s.current_time = 12;
+  s.position_at = 7000;  // the same playback, reported later
+  CHECK(cluster::status_summary(s) == one);
+  const auto entry = cluster::render_status_entry(one, 9000);
+  CHECK(entry.members == 1);
+  CHECK(entry.addrs == std::vector<std::string>{"127.0.0.1"});
+  const auto json = boost::json::parse(entry.json).as_object();
+  CHECK(json.at("currentTime").as_double() == Approx(14.0));
+  CHECK(json.at("connectionCount").to_number<int>() == 1);
+}
+
+TEST_CASE("commit script: compare-and-set, index, deadline, audit, publish; a stale version changes nothing", "[cluster][redis]") {
+  tandem::testing::RedisFixture fixture;
+  SyncRedis redis(fixture);
+  const Keys keys(fixture.prefix());
+  room::RoomState s;
+  s.room_id = "movie: night";
+  auto a = apply(s, join(s.room_id, "u1", "n1", 1), 0);
+  auto reply = redis.eval(cluster::commit_script(), cluster::commit_arguments(keys, s.room_id, a.commit, 60000, 3600000));
+  REQUIRE(reply.type == Reply::Type::array);
+  CHECK(reply.elements[0].integer == 1);
+  CHECK(reply.elements[1].integer == 1);
+  CHECK(redis({"HGET", keys.room(s.room_id), "v"}).text == "1");
+  CHECK(redis({"SISMEMBER", keys.node_rooms("n1"), s.room_id}).integer == 1);
+  CHECK(redis({"XLEN", keys.audit()}).integer == 2);  // ROOM_CREATED, USER_JOINED
+  CHECK(redis({"HEXISTS", keys.status(), s.room_id}).integer == 1);
+
+  // Another node committed first: the same version again is refused with the stored state.
+  auto again = redis.eval(cluster::commit_script(), cluster::commit_arguments(keys, s.room_id, a.commit, 60000, 3600000));
+  REQUIRE(again.elements.size() == 3);
+  CHECK(again.elements[0].integer == 0);
+  CHECK(again.elements[1].integer == 1);
+  CHECK(room::from_json(boost::json::parse(again.elements[2].text)) == a.state);
+  CHECK(redis({"XLEN", keys.audit()}).integer == 2);
+
+  // The last member leaves: the room ends, a tombstone keeps the version with a TTL.
+  auto b = apply(a.state, room::FrameInput{"n1/1", "n1", proto_leave()}, 1);
+  reply = redis.eval(cluster::commit_script(), cluster::commit_arguments(keys, s.room_id, b.commit, 60000, 3600000));
+  CHECK(reply.elements[0].integer == 1);
+  CHECK(redis({"HGET", keys.room(s.room_id), "v"}).text == "2");
+  CHECK(redis({"HEXISTS", keys.room(s.room_id), "s"}).integer == 0);
+  CHECK(redis({"PTTL", keys.room(s.room_id)}).integer > 0);
+  CHECK(redis({"EXISTS", keys.node_rooms("n1")}).integer == 0);
+  CHECK(redis({"HEXISTS", keys.status(), s.room_id}).integer == 0);
+  CHECK(redis({"ZSCORE", keys.deadlines(), s.room_id}).type == Reply::Type::nil);
+
+  // Seeding writes a node's copy only where the room is absent and not newer.
+  auto seeded = redis.eval(cluster::seed_script(), cluster::seed_arguments(keys, s.room_id, 1, "{}", {"n1"}, {}, "{}"));
+  CHECK(seeded.integer == 0);  // the tombstone (version 2) is newer
+  seeded = redis.eval(cluster::seed_script(), cluster::seed_arguments(keys, "other", 7, "{}", {"n3"}, 99, "{}"));
+  CHECK(seeded.integer == 1);
+  CHECK(redis({"SISMEMBER", keys.node_rooms("n3"), "other"}).integer == 1);
+  CHECK(redis({"ZSCORE", keys.deadlines(), "other"}).text == "99");
+}
+
+TEST_CASE("short id script: one id per room, minted once, refreshed on every request", "[cluster][redis]") {
+  tandem::testing::RedisFixture fixture;
+  SyncRedis redis(fixture);
+  const Keys keys(fixture.prefix());
+  auto first = redis.eval(cluster::short_id_script(), {"1", keys.room_short_id("r/1"), "r/1", "60000",
+                                                       keys.short_id_prefix(), "aaaaaaaa", "bbbbbbbb"});
+  CHECK(first.elements[0].text == "aaaaaaaa");
+  CHECK(first.elements[1].integer == 1);
+  auto second = redis.eval(cluster::short_id_script(), {"1", keys.room_short_id("r/1"), "r/1", "60000",
+                                                        keys.short_id_prefix(), "cccccccc"});
+  CHECK(second.elements[0].text == "aaaaaaaa");
+  CHECK(second.elements[1].integer == 0);
+  // A taken candidate is skipped.
+  auto other = redis.eval(cluster::short_id_script(), {"1", keys.room_short_id("r/2"), "r/2", "60000",
+                                                       keys.short_id_prefix(), "aaaaaaaa", "dddddddd"});
+  CHECK(other.elements[0].text == "dddddddd");
+  CHECK(redis({"GET", keys.short_id("dddddddd")}).text == "r/2");
+  // Without candidates (rate limited) and without an id: nothing.
+  auto none = redis.eval(cluster::short_id_script(), {"1", keys.room_short_id("r/3"), "r/3", "60000", keys.short_id_prefix()});
+  CHECK(none.elements[0].text.empty());
+}
