@@ -61,6 +61,7 @@ void ClusterNode::Impl::start() {
   work_.emplace(rio_.get_executor());
   spawn(link_loop(), "redis link");
   spawn(heartbeat_loop(), "heartbeat");
+  spawn(watchdog_loop(), "Redis watchdog");
   spawn(dead_node_loop(), "dead node detection");
   spawn(deadline_loop(), "room deadlines");
   spawn(status_loop(), "status snapshot");

@@ -392,6 +392,7 @@ class ClusterNode::Impl : public std::enable_shared_from_this<Impl> {
   awaitable<void> after_connect(bool data_lost);
   awaitable<void> heartbeat_loop();
   awaitable<void> recheck_rooms();
+  awaitable<void> watchdog_loop();
   awaitable<void> dead_node_loop();
   awaitable<void> cleanup_node(std::string node);
   awaitable<void> deadline_loop();

@@ -172,6 +172,19 @@ awaitable<void> ClusterNode::Impl::heartbeat_loop() {
   }
 }
 
+awaitable<void> ClusterNode::Impl::watchdog_loop() {
+  // A Redis that accepts the connection but stops answering (stopped process, network lost
+  // without a reset) is treated as lost when a liveness refresh waits longer than
+  // redis.connect_timeout. This loop never waits for Redis itself.
+  const auto timeout = config_.redis->connect_timeout;
+  while (!stopping_) {
+    co_await sleep_for(std::max<std::chrono::milliseconds>(timeout / 4, 50ms));
+    if (link_up_.load() && heartbeat_pending_ && std::chrono::steady_clock::now() - heartbeat_sent_ > timeout) {
+      link_lost("no answer within " + std::to_string(timeout.count()) + " ms");
+    }
+  }
+}
+
 awaitable<void> ClusterNode::Impl::recheck_rooms() {
   std::vector<std::string> ids;
   for (const auto& [id, r] : rooms_) ids.push_back(id);
@@ -183,12 +196,6 @@ awaitable<void> ClusterNode::Impl::dead_node_loop() {
   while (!stopping_) {
     co_await sleep_for(interval);
     if (stopping_ || !link_up_.load()) continue;
-    // A Redis that accepts the connection but stops answering (stopped process, lost network
-    // without a reset) is treated as lost after redis.connect_timeout.
-    if (heartbeat_pending_ && std::chrono::steady_clock::now() - heartbeat_sent_ > config_.redis->connect_timeout) {
-      link_lost("no answer within " + std::to_string(config_.redis->connect_timeout.count()) + " ms");
-      continue;
-    }
     const auto due = co_await callv("ZRANGEBYSCORE", keys_.nodes(), "-inf", std::to_string(now_ms()), "LIMIT", "0", "16");
     for (const auto& e : due.elements) {
       const std::string node = e.text;

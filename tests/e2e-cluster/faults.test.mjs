@@ -189,3 +189,27 @@ test('rolling restart (SIGTERM one node at a time): clients move to the other no
   assertAllRunning(cluster);
   for (const m of members) m.stop();
 });
+
+test('a Redis that stops answering (SIGSTOP) is treated as lost after redis.connect_timeout, and found again after SIGCONT', async (t) => {
+  const cluster = await startCluster(t, { privateRedis: true, set: { 'redis.connect_timeout': '1s', 'rooms.host_grace': '5s' } });
+  const roomId = newRoomId('frozen');
+  const members = await spreadParty(cluster.nodes, 3, { roomId });
+  cluster.privateRedis.proc.kill('SIGSTOP');
+  try {
+    await eventually(async () => (await get(cluster.nodes[0], '/ready')).status === 503, { timeoutMs: 6000, message: '/ready 503 with a frozen Redis' });
+    members[1].send({ type: 'PLAY_PAUSE', control: 'play' });
+    await members[1].expectError('server_busy', 3000);
+  } finally {
+    cluster.privateRedis.proc.kill('SIGCONT');
+  }
+  for (const node of cluster.nodes) {
+    await eventually(async () => (await get(node, '/ready')).status === 200, { timeoutMs: 15000, message: `node ${node.port} ready again` });
+  }
+  // The members may have been closed 1012 (their room moved on while the nodes were cut off);
+  // whoever is still connected still works, and every node still serves the room.
+  const fresh = await Client.connect(cluster.nodes[2]);
+  const state = await fresh.join({ roomId, userId: members[0].userId });
+  assert.equal(state.hostUserId, members[0].userId);
+  for (const m of members) m.assertSeqOrder();
+  assertAllRunning(cluster);
+});
