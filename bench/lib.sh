@@ -28,6 +28,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # (the server) and of the loadtest process tree, and the server's RSS at $STEADY_AT seconds.
 # Sets LT_RC, LT_CPU (seconds, all worker processes), SRV_CPU (seconds during the run),
 # SRV_RSS_STEADY (KiB), RUN_SECONDS, LOAD_BEFORE, LOAD_AFTER.
+# With WINDOW_FROM and WINDOW_TO (seconds into the run) it also sets SRV_CPU_WINDOW and
+# LT_CPU_WINDOW (CPU seconds inside that window) and WINDOW_SECONDS.
 run_sampled() {
   local start end srv_cpu0 pid
   declare -A last_cpu=()
@@ -37,13 +39,29 @@ run_sampled() {
   "$@" &
   pid=$!
   SRV_RSS_STEADY=0
-  local elapsed=0
+  SRV_CPU_WINDOW=""
+  LT_CPU_WINDOW=""
+  WINDOW_SECONDS=""
+  local elapsed=0 w_srv0="" w_lt0="" w_t0=""
+  lt_tree_cpu() {
+    local sum=0 p
+    for p in "${!last_cpu[@]}"; do sum=$(awk -v a="$sum" -v b="${last_cpu[$p]}" 'BEGIN { printf "%.2f", a + b }'); done
+    echo "$sum"
+  }
   while kill -0 "$pid" 2>/dev/null; do
     for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
       local c
       c=$(cpu_seconds "$p")
       [ "$c" != 0 ] && last_cpu[$p]=$c
     done
+    if [ -n "${WINDOW_FROM:-}" ] && [ "$elapsed" -eq "$WINDOW_FROM" ]; then
+      w_srv0=$(cpu_seconds "$SAMPLE_PID"); w_lt0=$(lt_tree_cpu); w_t0=$(date +%s.%N)
+    fi
+    if [ -n "$w_t0" ] && [ -n "${WINDOW_TO:-}" ] && [ "$elapsed" -eq "$WINDOW_TO" ]; then
+      SRV_CPU_WINDOW=$(awk -v a="$(cpu_seconds "$SAMPLE_PID")" -v b="$w_srv0" 'BEGIN { printf "%.1f", a - b }')
+      LT_CPU_WINDOW=$(awk -v a="$(lt_tree_cpu)" -v b="$w_lt0" 'BEGIN { printf "%.1f", a - b }')
+      WINDOW_SECONDS=$(awk -v a="$(date +%s.%N)" -v b="$w_t0" 'BEGIN { printf "%.1f", a - b }')
+    fi
     if [ "$elapsed" -eq "${STEADY_AT:-30}" ]; then
       SRV_RSS_STEADY=$(rss_kib "$SAMPLE_PID")
       SRV_WS_STEADY=$(curl -s "http://127.0.0.1:${SAMPLE_PORT}/metrics" | awk '$1 == "tandem_connections" {print $2}')
