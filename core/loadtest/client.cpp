@@ -236,6 +236,11 @@ void Client::on_wake(Clock::time_point now) {
       }
     }
   }
+  // Whatever is still due does not apply in the current state (a host act after losing the
+  // host role, a member act while leaving): drop it, or the client would be woken again at once.
+  for (auto& t : next_) {
+    if (t <= now) t = Clock::time_point::max();
+  }
   reschedule();
 }
 
@@ -438,7 +443,7 @@ void Client::on_ws_message(std::string_view text) {
       adopt_position(now);
       playing_ = false;
       ready_target_ = f.current_time;
-      if (state_ == State::joined) {
+      if (state_ == State::joined && !world_.stopping) {
         next_[Ready] = now + world_.options.behaviour.ready_delay;
         reschedule();
       }
@@ -494,6 +499,7 @@ void Client::on_room_state(Clock::time_point now) {
     base_at_ = now;
   }
   if (f.has_is_playing) playing_ = f.is_playing;
+  if (world_.stopping) return;  // joined during the drain: checked, but sends nothing more
   const auto& b = world_.options.behaviour;
   if (b.position.count() > 0) next_[Position] = next_on_grid(Position, now, b.position);
   if (b.churn.count() > 0) {
@@ -509,7 +515,7 @@ void Client::set_host(bool host, Clock::time_point now) {
   const auto& b = world_.options.behaviour;
   if (host == is_host_) return;
   is_host_ = host;
-  if (!host) {
+  if (!host || world_.stopping) {
     for (Act a : {Heartbeat, PlayPause, PlayPauseResend, Seek}) clear(a);
     return;
   }

@@ -22,8 +22,9 @@
 // random phase per client) whatever happened before; latencies are measured from that scheduled
 // time. A client more than kMaxCatchUp periods behind skips the surplus and counts it.
 //
-// Single-threaded (the worker's thread). The client must outlive its pending wake-ups; the
-// destructor cancels them and drops its connections without callbacks.
+// Single-threaded (the worker's thread). The destructor removes the client's wake-ups from the
+// scheduler (cheap once the scheduler is stopped, as the worker does first) and drops its
+// connections without callbacks.
 
 #include <array>
 #include <cstdint>

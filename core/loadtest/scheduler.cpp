@@ -10,6 +10,8 @@ namespace tandem::loadtest {
 namespace {
 // Entries due within this many are run in the same timer firing.
 constexpr auto kBatch = std::chrono::microseconds(50);
+// At most this many wake-ups per firing; then the loop serves I/O before the rest.
+constexpr int kMaxPerFiring = 4096;
 }  // namespace
 
 struct Scheduler::Timer {
@@ -59,7 +61,8 @@ void Scheduler::fire() {
   firing_ = true;
   auto now = Clock::now();
   int run_since_clock = 0;
-  while (!heap_.empty() && !stopped_) {
+  int run = 0;
+  while (!heap_.empty() && !stopped_ && run < kMaxPerFiring) {
     if (heap_.front().at > now + kBatch) {
       if (run_since_clock == 0) break;
       now = Clock::now();  // time moved on while we worked: look again
@@ -67,6 +70,7 @@ void Scheduler::fire() {
       continue;
     }
     ++run_since_clock;
+    ++run;
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
     const Entry entry = heap_.back();
     heap_.pop_back();

@@ -196,6 +196,22 @@ TEST_CASE("churning members leave and re-join without breaking the seq check", "
   CHECK(latency_count(r, "join") > 40);
 }
 
+TEST_CASE("a run whose ramp ends at the duration still ends on time", "[loadtest]") {
+  Node node;
+  TempDir dir;
+  const auto report_file = dir.path() / "report.json";
+  // The ramp ends just before the duration: the last JOINs are answered during the drain.
+  const auto run = run_loadtest({"--url", node.url(), "--clients", "300", "--room-size", "4", "--ramp", "150",
+                                 "--duration", "2050ms", "--drain", "2s", "--position-interval", "50ms",
+                                 "--heartbeat-interval", "100ms", "--quiet", "--out", report_file.string()},
+                                dir.path(), 30s);
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.elapsed < 12s);  // 2 s run + at most 2 s drain + 3 s close, plus start-up
+  const auto r = load_report(report_file);
+  CHECK(u(r.at("delivery").as_object().at("lost")) == 0);
+}
+
 TEST_CASE("bad input fails fast with the reason", "[loadtest]") {
   TempDir dir;
   SECTION("an unreachable URL exits 1 within seconds") {
