@@ -12,28 +12,13 @@
 
 #include "commands/command.hpp"
 #include "core/config/config.hpp"
+#include "core/util/text.hpp"
 #include "core/util/version.hpp"
 
 namespace {
 
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
-
-// Edit distance for "did you mean" (CLI11 offers no suggestion for unknown subcommands).
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // Returns an exit code when argv names an unknown command, after printing a suggestion.
 std::optional<int> reject_unknown_command(int argc, char** argv) {
@@ -43,7 +28,7 @@ std::optional<int> reject_unknown_command(int argc, char** argv) {
   std::size_t best_distance = 0;
   for (const auto& command : tandem::commands::all_commands()) {
     if (given == command.name) return std::nullopt;
-    const std::size_t d = edit_distance(given, std::string(command.name));
+    const std::size_t d = tandem::util::edit_distance(given, command.name);
     if (best.empty() || d < best_distance) {
       best = command.name;
       best_distance = d;

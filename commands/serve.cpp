@@ -13,18 +13,21 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
 
 #include "commands/command.hpp"
 #include "commands/common.hpp"
-#include "core/cluster/cluster_node.hpp"
-#include "core/engine/node.hpp"
-#include "core/engine/sqlite_journal.hpp"
+#include "core/engine/memory/memory_engine.hpp"
+#include "core/engine/redis/redis_engine.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/net/server.hpp"
+#include "core/node/node.hpp"
+#include "core/proto/error_code.hpp"
 #include "core/store/schema.hpp"
+#include "core/store/sqlite_journal.hpp"
 
 namespace tandem::commands {
 
@@ -68,6 +71,7 @@ net::ServerOptions server_options(const config::Config& c) {
   o.max_conns_per_ip = static_cast<std::size_t>(c.limits.max_conns_per_ip);
   o.max_connections = static_cast<std::size_t>(c.server.max_connections);
   o.send_queue_bytes = static_cast<std::size_t>(c.limits.send_queue_bytes);
+  o.rate_limited_notice = proto::error_frame(proto::ErrorCode::rate_limited);
   return o;
 }
 
@@ -86,17 +90,50 @@ void prepare_data_dir(const std::filesystem::path& dir) {
   std::filesystem::remove(probe, ec);
 }
 
-// Cluster mode ([redis] and [postgres]): rooms in Redis, audit trail in PostgreSQL. Same drain as
-// the embedded node; the audit trail needs no flush of its own (it waits in Redis), only the
-// disconnects of this node's members must be committed before it leaves.
-int run_cluster(const config::Config& config) {
-  metrics::Registry registry;
-  asio::io_context io;
-  cluster::ClusterNode node(io, config, registry);
-  net::Server server(io, server_options(config), node, registry);
-  server.start();  // throws "cannot listen on …" (port in use)
-  node.start();
+// The engine, chosen here and only here from the configuration: Redis and PostgreSQL configured
+// make a cluster node, neither an embedded one (rooms in memory, the journal in SQLite).
+struct Backend {
+  std::unique_ptr<engine::Journal> journal;  // embedded only; outlives the engine
+  std::unique_ptr<engine::Engine> engine;
+  std::string mode;  // for the start-up line
+};
 
+Backend make_backend(const config::Config& config, asio::io_context& io, metrics::Registry& registry) {
+  Backend backend;
+  if (config.redis && config.postgres) {
+    backend.engine = std::make_unique<engine::redis::RedisEngine>(config, registry);
+    backend.mode = "cluster mode as " + backend.engine->instance();
+    return backend;
+  }
+  const std::filesystem::path data_dir = config.server.data_dir;
+  prepare_data_dir(data_dir);
+  const auto db_file = store::sqlite_path(config);
+  store::ensure_sqlite_schema(db_file);
+  // The cluster engine registers the same family for its backends (redis, postgres, envelope).
+  auto& write_errors = registry.counter_family("tandem_backend_errors_total", "Backend failures, by backend", "backend")
+                           .with("sqlite");
+  backend.journal = std::make_unique<store::SqliteJournal>(
+      db_file,
+      store::SqliteJournalOptions{static_cast<std::size_t>(config.audit.queue_capacity),
+                                  static_cast<std::size_t>(config.audit.batch_size), config.audit.flush_interval},
+      write_errors);
+  engine::memory::MemoryEngineOptions options;
+  options.node_id = config.server.node_id;
+  options.settings = engine::room_settings(config);
+  options.short_id_ttl = config.rooms.short_id_ttl.count();
+  options.short_ids_per_minute = static_cast<std::size_t>(config.limits.short_ids_per_minute);
+  options.pin_attempts_per_ip_minute = static_cast<std::size_t>(config.limits.pin_attempts_per_ip_minute);
+  backend.engine = std::make_unique<engine::memory::MemoryEngine>(io, std::move(options), *backend.journal, registry);
+  backend.mode = "embedded mode, data " + db_file.string();
+  return backend;
+}
+
+// Runs `io` on server.threads threads until a drain has finished. The first SIGINT/SIGTERM turns
+// readiness off, stops accepting, closes every WebSocket with 1012 and waits — at most
+// (1 − kFlushShare) × server.drain_timeout — until the connections are gone and the node is
+// idle (every disconnect applied); then the loop stops. A second signal exits at once.
+void run_until_drained(asio::io_context& io, net::Server& server, node::Node& node, const config::Config& config,
+                       const std::string& started_line) {
   std::atomic<bool> draining{false};
   asio::signal_set signals(io, SIGINT, SIGTERM);
   std::function<void()> arm;
@@ -108,7 +145,7 @@ int run_cluster(const config::Config& config) {
         std::_Exit(1);
       }
       spdlog::info("signal {}: draining (timeout {}s)", signal, config.server.drain_timeout.count() / 1000.0);
-      node.set_draining();
+      node.begin_drain();
       server.stop_accepting();
       server.close_all(kCloseServiceRestart, "service restart");
       arm();
@@ -132,15 +169,11 @@ int run_cluster(const config::Config& config) {
 
   const unsigned threads = config.server.threads > 0 ? static_cast<unsigned>(config.server.threads)
                                                      : std::max(1u, std::thread::hardware_concurrency());
-  spdlog::info("tandem serve: node {} listening on {}:{} (cluster mode as {}, {} threads)", config.server.node_id,
-               config.server.host, server.port(), node.instance_id(), threads);
+  spdlog::info("{}, {} threads)", started_line, threads);
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
-  node.stop(std::chrono::duration_cast<std::chrono::milliseconds>(config.server.drain_timeout * kFlushShare));
-  spdlog::info("drained; exiting");
-  return 0;
 }
 
 int run_serve(ServeOptions& options) {
@@ -154,83 +187,28 @@ int run_serve(ServeOptions& options) {
     return 0;
   }
   if (config.server.node_id.empty()) config.server.node_id = hostname();
-  if (config.redis && config.postgres) return run_cluster(config);
-  if (config.redis || config.postgres) {
+  if (static_cast<bool>(config.redis) != static_cast<bool>(config.postgres)) {
     spdlog::error("cluster mode needs both [redis] and [postgres] ({} is missing); remove the other to run the "
                   "embedded node", config.redis ? "[postgres]" : "[redis]");
     return 2;
   }
 
-  const std::filesystem::path data_dir = config.server.data_dir;
-  prepare_data_dir(data_dir);
-  const auto db_file = store::sqlite_path(config);
-  store::ensure_sqlite_schema(db_file);
-
   metrics::Registry registry;
-  auto& backend_errors = registry.counter("tandem_sqlite_write_errors_total", "Failed SQLite journal writes");
-  engine::SqliteJournal journal(
-      db_file,
-      engine::SqliteJournalOptions{static_cast<std::size_t>(config.audit.queue_capacity),
-                                   static_cast<std::size_t>(config.audit.batch_size), config.audit.flush_interval},
-      backend_errors);
-
   asio::io_context io;
-  engine::Node node(io, config, journal, registry);
+  Backend backend = make_backend(config, io, registry);
+  node::Node node(config, *backend.engine, registry);
   net::Server server(io, server_options(config), node, registry);
   server.start();  // throws "cannot listen on …" (port in use)
   node.start();
 
-  const auto started = std::chrono::steady_clock::now();
-  std::atomic<bool> draining{false};
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::function<void()> arm;
-  arm = [&] {
-    signals.async_wait([&](boost::system::error_code ec, int signal) {
-      if (ec) return;
-      if (draining.exchange(true)) {
-        spdlog::warn("second signal ({}): exiting at once", signal);
-        std::_Exit(1);
-      }
-      spdlog::info("signal {}: draining (timeout {}s)", signal, config.server.drain_timeout.count() / 1000.0);
-      node.set_draining();
-      server.stop_accepting();
-      server.close_all(kCloseServiceRestart, "service restart");
-      arm();
-      asio::co_spawn(
-          io,
-          [&]() -> asio::awaitable<void> {
-            const auto deadline = std::chrono::steady_clock::now() +
-                                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      config.server.drain_timeout * (1.0 - kFlushShare));
-            asio::steady_timer timer(io);
-            while (server.websocket_count() > 0 && std::chrono::steady_clock::now() < deadline) {
-              timer.expires_after(50ms);
-              co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            }
-            node.stop();
-            io.stop();
-          },
-          asio::detached);
-    });
-  };
-  arm();
+  run_until_drained(io, server, node, config,
+                    fmt::format("tandem serve: node {} listening on {}:{} ({}", config.server.node_id,
+                                config.server.host, server.port(), backend.mode));
 
-  const unsigned threads = config.server.threads > 0 ? static_cast<unsigned>(config.server.threads)
-                                                     : std::max(1u, std::thread::hardware_concurrency());
-  spdlog::info("tandem serve: node {} listening on {}:{} (embedded mode, data {}, {} threads)",
-               config.server.node_id, config.server.host, server.port(), db_file.string(), threads);
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
-  io.run();
-  for (auto& t : pool) t.join();
-
-  const auto elapsed = std::chrono::steady_clock::now() - started;
-  (void)elapsed;
-  const auto flush_budget = std::chrono::duration_cast<std::chrono::milliseconds>(config.server.drain_timeout * kFlushShare);
-  if (!journal.drain(flush_budget)) {
-    spdlog::error("drain: {} audit events could not be written before the deadline", journal.backlog());
-    return 1;
-  }
+  // What must outlive the process: the embedded journal is flushed; a cluster node lets its
+  // audit copier finish and leaves the cluster (the audit trail itself waits in Redis).
+  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(config.server.drain_timeout * kFlushShare);
+  if (!backend.engine->stop(budget)) return 1;
   spdlog::info("drained; exiting");
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "core/config/key_table.hpp"
 
+#include "core/util/text.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -236,21 +238,6 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 }  // namespace
 
 std::span<const SectionSpec> sections() { return kSections; }
@@ -286,7 +273,7 @@ std::optional<std::string> closest(std::string_view name, std::span<const std::s
   std::optional<std::string> best;
   std::size_t best_distance = 0;
   for (const auto& candidate : candidates) {
-    const std::size_t d = edit_distance(name, candidate);
+    const std::size_t d = util::edit_distance(name, candidate);
     if (d <= 3 && 2 * d <= name.size() && (!best || d < best_distance)) {
       best = candidate;
       best_distance = d;

@@ -35,12 +35,14 @@ Text with_fields(std::string_view frame, std::string_view extra) {
 
 class EchoHandler final : public net::Handler {
  public:
-  net::HttpResponse http(const net::HttpRequest& request) override {
+  void http(const net::HttpRequest& request, Respond respond) override {
     if (request.target == "/status") {
-      return net::HttpResponse{200, "application/json", R"({"nodeId":"echo","rooms":[]})", {}};
+      return respond(net::HttpResponse{200, "application/json", R"({"nodeId":"echo","rooms":[]})", {}});
     }
-    if (request.target == "/health") return net::HttpResponse{200, "application/json", R"({"status":"ok"})", {}};
-    return net::HttpResponse{404, "text/plain", "Not found\n", {}};
+    if (request.target == "/health") {
+      return respond(net::HttpResponse{200, "application/json", R"({"status":"ok"})", {}});
+    }
+    respond(net::HttpResponse{404, "text/plain", "Not found\n", {}});
   }
 
   std::optional<net::HttpResponse> admit(const net::HttpRequest&) override { return std::nullopt; }

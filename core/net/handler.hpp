@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,7 +37,10 @@ class Handler {
  public:
   virtual ~Handler() = default;
 
-  virtual HttpResponse http(const HttpRequest& request) = 0;
+  // Answers one HTTP request (not an upgrade). `respond` must be called exactly once, from any
+  // thread, inline or later; a request not answered within http.request_timeout gets 503.
+  using Respond = std::function<void(HttpResponse)>;
+  virtual void http(const HttpRequest& request, Respond respond) = 0;
 
   // Asked before a WebSocket upgrade is accepted (after the transport's own per-address and
   // capacity caps). A value refuses the upgrade with that response.

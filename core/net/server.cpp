@@ -3,12 +3,18 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <optional>
 
 #include "core/net/client_address.hpp"
 #include "core/net/server_impl.hpp"
@@ -55,6 +61,36 @@ asio::awaitable<void> write_simple(beast::tcp_stream& stream, const HttpResponse
   co_await http::async_write(stream, res, use_tuple);
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// The handler's answer to one request. The handler may respond inline or later from any thread;
+// the connection's strand is where the response is taken up. No answer within `timeout`: 503.
+asio::awaitable<HttpResponse> answer(Handler& handler, const HttpRequest& request,
+                                     std::chrono::milliseconds timeout) {
+  struct Wait {
+    explicit Wait(const asio::any_io_executor& executor) : timer(executor) {}
+    asio::steady_timer timer;
+    std::mutex mutex;
+    std::optional<HttpResponse> response;
+  };
+  auto wait = std::make_shared<Wait>(co_await asio::this_coro::executor);
+  wait->timer.expires_after(timeout);
+  handler.http(request, [wait](HttpResponse response) {
+    {
+      std::lock_guard lock(wait->mutex);
+      wait->response = std::move(response);
+    }
+    // Runs on the connection's strand, so it cannot overtake the coroutine's check below.
+    asio::post(wait->timer.get_executor(), [wait] { wait->timer.cancel(); });
+  });
+  {
+    std::lock_guard lock(wait->mutex);
+    if (wait->response) co_return std::move(*wait->response);
+  }
+  co_await wait->timer.async_wait(use_tuple);
+  std::lock_guard lock(wait->mutex);
+  if (wait->response) co_return std::move(*wait->response);
+  co_return plain(503, "Service unavailable; try again");
 }
 
 asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket) {
@@ -150,7 +186,7 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
       co_return;
     }
 
-    HttpResponse response = server->handler.http(info);
+    HttpResponse response = co_await answer(server->handler, info, options.request_timeout);
     const bool keep_alive = request.keep_alive() && server->accepting.load();
     auto res = make_response(response, request.version(), keep_alive, request.method() == http::verb::head);
     stream.expires_after(options.request_timeout);
@@ -192,6 +228,9 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
     : io(io_),
       options(std::move(options_)),
       handler(handler_),
+      rate_limited_notice(options.rate_limited_notice.empty()
+                              ? nullptr
+                              : std::make_shared<const std::string>(options.rate_limited_notice)),
       acceptor(io_),
       ws_connections(registry.gauge("tandem_connections", "Open WebSocket connections on this node")),
       http_requests(registry.counter("tandem_http_requests_total", "HTTP requests served")),

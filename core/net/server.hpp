@@ -32,6 +32,9 @@ struct ServerOptions {
   std::size_t max_conns_per_ip = 256;
   std::size_t max_connections = 19000;
   std::size_t send_queue_bytes = 1 << 20;
+  // Sent (at most once a second) to a connection whose frame the rate limit refused. The
+  // application's text: the transport knows no protocol frames.
+  std::string rate_limited_notice;
 };
 
 // HTTP and WebSocket on one listener (PROTOCOL.md §1, §7). Upgrades are accepted on /ws only.

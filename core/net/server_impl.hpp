@@ -23,6 +23,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   boost::asio::io_context& io;
   const ServerOptions options;
   Handler& handler;
+  const std::shared_ptr<const std::string> rate_limited_notice;  // null: none configured
   boost::asio::ip::tcp::acceptor acceptor;
   std::atomic<bool> accepting{true};
   std::atomic<std::uint64_t> next_id{1};

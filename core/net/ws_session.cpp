@@ -10,7 +10,6 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/proto/error_code.hpp"
 
 namespace tandem::net {
 
@@ -29,11 +28,6 @@ std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-const std::shared_ptr<const std::string>& rate_limited_frame() {
-  static const auto frame = std::make_shared<const std::string>(proto::error_frame(proto::ErrorCode::rate_limited));
-  return frame;
 }
 
 }  // namespace
@@ -202,9 +196,9 @@ bool WsSession::admit_frame(std::chrono::steady_clock::time_point now) {
     close(static_cast<std::uint16_t>(websocket::close_code::policy_error), "rate limit exceeded");
     return false;
   }
-  if (!last_rate_error_ || now - *last_rate_error_ >= 1s) {
+  if ((!last_rate_error_ || now - *last_rate_error_ >= 1s) && server_->rate_limited_notice) {
     last_rate_error_ = now;
-    send(rate_limited_frame());
+    send(server_->rate_limited_notice);
   }
   return false;
 }

@@ -1,6 +1,7 @@
 #include "core/util/text.hpp"
 
 #include <cstdint>
+#include <algorithm>
 #include <vector>
 
 namespace tandem::util {
@@ -145,6 +146,21 @@ std::string clean_display_name(std::string_view s, std::size_t max_code_points) 
   std::string out;
   for (char32_t cp : cps) encode(cp, out);
   return out;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
 }
 
 }  // namespace tandem::util

@@ -26,4 +26,7 @@ bool has_control_chars(std::string_view s);
 // White_Space at both ends, cut to `max_code_points`, trim again. Input must be valid UTF-8.
 std::string clean_display_name(std::string_view s, std::size_t max_code_points);
 
+// Levenshtein distance in bytes, for "did you mean" suggestions (CLI11 and toml++ offer none).
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
 }  // namespace tandem::util

@@ -14,18 +14,18 @@
 #include <string>
 #include <vector>
 
-#include "core/cluster/commit.hpp"
-#include "core/cluster/envelope.hpp"
-#include "core/cluster/keys.hpp"
-#include "core/cluster/scripts.hpp"
+#include "core/engine/redis/commit.hpp"
+#include "core/engine/redis/envelope.hpp"
+#include "core/engine/redis/keys.hpp"
+#include "core/engine/redis/scripts.hpp"
 #include "core/redis/connection.hpp"
 #include "tests/integration/fixtures.hpp"
 
 using namespace std::chrono_literals;
-using tandem::cluster::Commit;
-using tandem::cluster::Keys;
+using tandem::engine::redis::Commit;
+using tandem::engine::redis::Keys;
 using tandem::redis::Reply;
-namespace cluster = tandem::cluster;
+namespace cluster = tandem::engine::redis;
 namespace room = tandem::room;
 
 namespace {

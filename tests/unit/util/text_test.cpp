@@ -38,3 +38,11 @@ TEST_CASE("control characters are found by code point", "[util]") {
   CHECK(has_control_chars("a\xC2\x85" "b"));  // U+0085 NEL is Cc
   CHECK_FALSE(has_control_chars("room/with:{odd}*chars"));
 }
+
+TEST_CASE("edit distance counts insertions, deletions and substitutions", "[util]") {
+  CHECK(edit_distance("serve", "serve") == 0);
+  CHECK(edit_distance("sevre", "serve") == 2);
+  CHECK(edit_distance("prot", "port") == 2);
+  CHECK(edit_distance("", "rooms") == 5);
+  CHECK(edit_distance("migrat", "migrate") == 1);
+}

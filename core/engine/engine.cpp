@@ -1,0 +1,35 @@
+#include "core/engine/engine.hpp"
+
+#include <algorithm>
+
+#include "core/config/config.hpp"
+
+namespace tandem::engine {
+
+std::shared_ptr<const StatusRooms> StatusRooms::make(std::vector<RoomSummary> rooms, std::size_t local_rooms) {
+  auto next = std::make_shared<StatusRooms>();
+  next->rooms = std::move(rooms);
+  next->local_rooms = local_rooms;
+  for (std::size_t i = 0; i < next->rooms.size(); ++i) {
+    auto addrs = next->rooms[i].addrs;
+    std::sort(addrs.begin(), addrs.end());
+    addrs.erase(std::unique(addrs.begin(), addrs.end()), addrs.end());
+    for (const auto& a : addrs) next->by_addr[a].push_back(i);
+  }
+  return next;
+}
+
+room::Settings room_settings(const config::Config& c) {
+  room::Settings s;
+  s.host_grace = c.rooms.host_grace.count();
+  s.empty_ttl = c.rooms.empty_ttl.count();
+  s.ready_timeout = c.rooms.ready_timeout.count();
+  s.stale_after = c.limits.stale_after.count();
+  s.max_room_members = static_cast<std::size_t>(c.limits.max_room_members);
+  s.allowed_url_prefixes = c.rooms.allowed_url_prefixes;
+  s.strict_identity = c.security.strict_identity;
+  s.max_pin_attempts = static_cast<std::size_t>(c.limits.pin_attempts);
+  return s;
+}
+
+}  // namespace tandem::engine

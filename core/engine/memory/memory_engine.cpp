@@ -1,0 +1,278 @@
+#include "core/engine/memory/memory_engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <set>
+
+#include "core/engine/records.hpp"
+#include "core/metrics/metrics.hpp"
+
+namespace tandem::engine::memory {
+
+namespace {
+
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+constexpr auto kStatusInterval = std::chrono::milliseconds(1000);
+constexpr room::Millis kPinWindow = 60'000;
+// A room's snapshot is written at every broadcast and archive, otherwise (position and presence
+// updates arrive several times a second) at most this often.
+constexpr room::Millis kSnapshotInterval = 1'000;
+
+room::Millis now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+MemoryEngine::MemoryEngine(boost::asio::io_context& io, MemoryEngineOptions options, Journal& journal,
+                           metrics::Registry& registry)
+    : io_(io),
+      options_(std::move(options)),
+      journal_(journal),
+      short_ids_(options_.short_id_ttl, options_.short_ids_per_minute),
+      tick_timer_(io) {
+  registry.gauge_fn("tandem_rooms", "Rooms held by this node", [this] { return static_cast<double>(room_count()); });
+  registry.gauge_fn("tandem_audit_backlog", "Audit events not yet written to the database",
+                    [this] { return static_cast<double>(journal_.backlog()); });
+  registry.gauge_fn("tandem_short_ids", "Live short ids", [this] { return static_cast<double>(short_ids_.size()); });
+}
+
+MemoryEngine::~MemoryEngine() = default;
+
+std::size_t MemoryEngine::room_count() const {
+  std::lock_guard lock(rooms_mutex_);
+  return rooms_.size();
+}
+
+std::vector<std::shared_ptr<MemoryEngine::RoomSlot>> MemoryEngine::all_rooms() const {
+  std::lock_guard lock(rooms_mutex_);
+  std::vector<std::shared_ptr<RoomSlot>> slots;
+  slots.reserve(rooms_.size());
+  for (const auto& [id, slot] : rooms_) slots.push_back(slot);
+  return slots;
+}
+
+void MemoryEngine::start(EngineHost& host) {
+  host_ = &host;
+  const room::Millis now = now_ms();
+  std::size_t restored = 0;
+  for (auto& snapshot : journal_.load_unarchived_rooms()) {
+    try {
+      auto slot = std::make_shared<RoomSlot>();
+      slot->state = room::from_json(boost::json::parse(snapshot.document));
+      // Connections of the previous process are gone: remove their members as a lost node's.
+      std::set<std::string> nodes;
+      for (const auto& m : slot->state.members) nodes.insert(m.node_id);
+      for (const auto& n : nodes) record(room::apply(slot->state, room::NodeLostInput{n}, now, options_.settings).audit);
+      if (slot->state.archived || !slot->state.exists) continue;
+      persist(*slot, now);
+      std::lock_guard lock(rooms_mutex_);
+      rooms_[slot->state.room_id] = std::move(slot);
+      ++restored;
+    } catch (const std::exception& e) {
+      spdlog::warn("room {} not restored: {}", snapshot.room_id, e.what());
+    }
+  }
+  short_ids_.load(journal_.load_short_ids(now));
+  if (restored > 0) spdlog::info("restored {} rooms from the previous run", restored);
+  rebuild_status(now);
+  schedule_tick();
+}
+
+void MemoryEngine::submit(Submission submission, std::function<void(Outcome)> done) {
+  bool create = false;
+  if (auto* join = std::get_if<room::JoinInput>(&submission.input)) {
+    create = true;
+    join->addr_blocked = address_blocked(join->client_addr, now_ms());
+  }
+  const Outcome outcome = apply(submission.room_id, submission.input, create);
+  if (outcome.join == room::JoinOutcome::pin_rejected) {
+    record_pin_failure(std::get<room::JoinInput>(submission.input).client_addr, now_ms());
+  }
+  if (done) done(outcome);
+}
+
+Outcome MemoryEngine::apply(const std::string& room_id, const room::Input& input, bool create) {
+  for (;;) {
+    std::shared_ptr<RoomSlot> slot;
+    {
+      std::lock_guard lock(rooms_mutex_);
+      auto it = rooms_.find(room_id);
+      if (it != rooms_.end()) {
+        slot = it->second;
+      } else if (create) {
+        slot = std::make_shared<RoomSlot>();
+        slot->state.room_id = room_id;
+        rooms_.emplace(room_id, slot);
+      } else {
+        return Outcome{true};
+      }
+    }
+    std::lock_guard room_lock(slot->mutex);
+    if (slot->removed) continue;  // archived between lookup and lock: look again
+    const room::Millis now = std::max(now_ms(), slot->state.last_activity);
+    auto effects = room::apply(slot->state, input, now, options_.settings);
+    Outcome outcome{true, effects.join, effects.join == room::JoinOutcome::joined, false};
+    for (const auto& f : effects.frames) outcome.broadcast = outcome.broadcast || (f.sequenced && !f.recipients.empty());
+    deliver(*slot, effects);
+    if (effects.archived || (effects.changed && (slot->state.seq != slot->persisted_seq ||
+                                                 now - slot->persisted_at >= kSnapshotInterval))) {
+      persist(*slot, now);
+    }
+    if (effects.archived || !slot->state.exists) {
+      slot->removed = true;
+      std::lock_guard lock(rooms_mutex_);
+      if (auto it = rooms_.find(room_id); it != rooms_.end() && it->second == slot) rooms_.erase(it);
+    }
+    return outcome;
+  }
+}
+
+void MemoryEngine::deliver(RoomSlot& slot, room::Effects& effects) {
+  Delivery delivery{slot.state.room_id, {}, std::move(effects.closes), {}};
+  delivery.frames.reserve(effects.frames.size());
+  for (auto& out : effects.frames) {
+    if (out.recipients.empty()) continue;
+    delivery.frames.push_back(OutFrame{std::move(out.recipients),
+                                       std::make_shared<const std::string>(boost::json::serialize(out.frame)),
+                                       out.sequenced});
+  }
+  if (effects.unbound_conn) delivery.unbound.push_back(*effects.unbound_conn);
+  if (effects.replaced_conn) delivery.unbound.push_back(*effects.replaced_conn);
+  if (host_ && (!delivery.frames.empty() || !delivery.closes.empty() || !delivery.unbound.empty())) {
+    host_->deliver(delivery);
+  }
+  record(std::move(effects.audit));
+}
+
+void MemoryEngine::record(std::vector<room::AuditRecord> audit) {
+  if (audit.empty()) return;
+  journal_.append(audit_events(audit, options_.node_id, {}));
+}
+
+void MemoryEngine::persist(RoomSlot& slot, room::Millis now) {
+  if (!slot.state.exists) return;
+  slot.persisted_seq = slot.state.seq;
+  slot.persisted_at = now;
+  journal_.put_room(room_snapshot(slot.state, slot.state.archived, boost::json::serialize(room::to_json(slot.state)), now));
+}
+
+bool MemoryEngine::address_blocked(const std::string& addr, room::Millis now) {
+  std::lock_guard lock(pin_mutex_);
+  auto it = pin_failures_by_addr_.find(addr);
+  if (it == pin_failures_by_addr_.end()) return false;
+  auto& times = it->second;
+  while (!times.empty() && times.front() <= now - kPinWindow) times.pop_front();
+  return times.size() >= options_.pin_attempts_per_ip_minute;
+}
+
+void MemoryEngine::record_pin_failure(const std::string& addr, room::Millis now) {
+  std::lock_guard lock(pin_mutex_);
+  auto& times = pin_failures_by_addr_[addr];
+  times.push_back(now);
+  // Bounded: only the last `limit` failures matter for the decision.
+  while (times.size() > options_.pin_attempts_per_ip_minute) times.pop_front();
+}
+
+void MemoryEngine::presence(const std::string& room_id, std::function<void(std::optional<std::size_t>)> done) {
+  std::shared_ptr<RoomSlot> slot;
+  {
+    std::lock_guard lock(rooms_mutex_);
+    if (auto it = rooms_.find(room_id); it != rooms_.end()) slot = it->second;
+  }
+  std::size_t count = 0;
+  if (slot) {
+    std::lock_guard lock(slot->mutex);
+    count = slot->removed ? 0 : slot->state.members.size();
+  }
+  done(count);
+}
+
+void MemoryEngine::short_id(const std::string& room_id, const std::string& client_addr,
+                            std::function<void(ShortIdResult)> done) {
+  auto result = short_ids_.get_or_mint(room_id, client_addr, now_ms());
+  if (result.minted) journal_.put_short_id(*result.minted);
+  done(ShortIdResult{result.short_id, result.rate_limited});
+}
+
+void MemoryEngine::room_for_short_id(const std::string& short_id,
+                                     std::function<void(std::optional<std::string>)> done) {
+  done(short_ids_.room_for(short_id, now_ms()));
+}
+
+std::shared_ptr<const StatusRooms> MemoryEngine::status_rooms() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+bool MemoryEngine::stop(std::chrono::milliseconds budget) {
+  stopped_.store(true);
+  boost::asio::post(tick_timer_.get_executor(), [this] { tick_timer_.cancel(); });
+  const bool flushed = journal_.drain(budget);
+  if (!flushed) spdlog::error("drain: {} audit events could not be written before the deadline", journal_.backlog());
+  return flushed;
+}
+
+void MemoryEngine::schedule_tick() {
+  if (stopped_.load()) return;
+  tick_timer_.expires_after(kTickInterval);
+  tick_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    try {
+      tick();
+    } catch (const std::exception& e) {
+      spdlog::error("room timer: {}", e.what());
+    }
+    schedule_tick();
+  });
+}
+
+void MemoryEngine::tick() {
+  const room::Millis now = now_ms();
+  for (const auto& slot : all_rooms()) {
+    std::optional<room::Millis> due;
+    std::string room_id;
+    {
+      std::lock_guard lock(slot->mutex);
+      if (slot->removed) continue;
+      due = room::next_deadline(slot->state);
+      room_id = slot->state.room_id;
+    }
+    if (due && *due <= now) apply(room_id, room::TickInput{}, false);
+  }
+  const auto steady_now = std::chrono::steady_clock::now();
+  if (steady_now - last_status_build_ >= kStatusInterval) {
+    last_status_build_ = steady_now;
+    rebuild_status(now);
+    short_ids_.prune(now);
+    std::lock_guard lock(pin_mutex_);
+    for (auto it = pin_failures_by_addr_.begin(); it != pin_failures_by_addr_.end();) {
+      while (!it->second.empty() && it->second.front() <= now - kPinWindow) it->second.pop_front();
+      it = it->second.empty() ? pin_failures_by_addr_.erase(it) : std::next(it);
+    }
+  }
+}
+
+void MemoryEngine::rebuild_status(room::Millis now) {
+  std::vector<RoomSummary> summaries;
+  std::size_t local_rooms = 0;
+  for (const auto& slot : all_rooms()) {
+    std::lock_guard lock(slot->mutex);
+    const auto& s = slot->state;
+    if (slot->removed || !s.exists) continue;
+    if (!s.members.empty()) {
+      ++local_rooms;
+      if (auto record = short_ids_.keep_alive(s.room_id, now)) journal_.put_short_id(*record);
+    }
+    summaries.push_back(status_row(s, now));
+  }
+  auto next = StatusRooms::make(std::move(summaries), local_rooms);
+  std::lock_guard lock(status_mutex_);
+  status_ = std::move(next);
+}
+
+}  // namespace tandem::engine::memory

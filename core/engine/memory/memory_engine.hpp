@@ -1,0 +1,111 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/engine/engine.hpp"
+#include "core/engine/journal.hpp"
+#include "core/engine/memory/short_ids.hpp"
+
+namespace tandem::metrics {
+class Registry;
+}
+
+namespace tandem::engine::memory {
+
+struct MemoryEngineOptions {
+  std::string node_id;
+  room::Settings settings;
+  room::Millis short_id_ttl = 4 * 3'600'000;
+  std::size_t short_ids_per_minute = 30;
+  std::size_t pin_attempts_per_ip_minute = 20;
+};
+
+// The embedded engine: every room of this process in memory, the room state machine applied
+// under one mutex per room, everything durable written through a Journal.
+//
+// Ordering: a room's effects are applied and handed to EngineHost::deliver while that room's
+// mutex is held, so every member sees one order per room (invariant 1). submit() completes
+// inline: `done` runs before submit() returns, on the calling thread.
+//
+// Threads: submit() and the queries run on the caller's thread (any I/O thread); a 100 ms timer
+// on `io` resolves deadlines and rebuilds the /status snapshot once a second.
+class MemoryEngine final : public Engine {
+ public:
+  MemoryEngine(boost::asio::io_context& io, MemoryEngineOptions options, Journal& journal,
+               metrics::Registry& registry);
+  ~MemoryEngine() override;
+
+  const std::string& instance() const override { return options_.node_id; }
+  // Restores rooms the previous run left unarchived (their members are gone: removed as a lost
+  // node's would be), then starts the timer.
+  void start(EngineHost& host) override;
+  void submit(Submission submission, std::function<void(Outcome)> done) override;
+
+  bool can_serve() const override { return true; }
+  bool can_commit() const override { return journal_.backlog() < journal_.capacity(); }
+  bool healthy() const override { return journal_.healthy(); }
+
+  void presence(const std::string& room_id, std::function<void(std::optional<std::size_t>)> done) override;
+  void short_id(const std::string& room_id, const std::string& client_addr,
+                std::function<void(ShortIdResult)> done) override;
+  void room_for_short_id(const std::string& short_id, std::function<void(std::optional<std::string>)> done) override;
+  std::shared_ptr<const StatusRooms> status_rooms() const override;
+
+  void begin_drain() override {}
+  bool idle() const override { return true; }
+  bool stop(std::chrono::milliseconds budget) override;
+
+  std::size_t room_count() const;
+
+ private:
+  struct RoomSlot {
+    std::mutex mutex;
+    room::RoomState state;
+    bool removed = false;  // archived and taken out of the map
+    std::uint64_t persisted_seq = 0;
+    room::Millis persisted_at = 0;
+  };
+
+  Outcome apply(const std::string& room_id, const room::Input& input, bool create);
+  void deliver(RoomSlot& slot, room::Effects& effects);
+  void persist(RoomSlot& slot, room::Millis now);
+  void record(std::vector<room::AuditRecord> audit);
+  bool address_blocked(const std::string& addr, room::Millis now);
+  void record_pin_failure(const std::string& addr, room::Millis now);
+  std::vector<std::shared_ptr<RoomSlot>> all_rooms() const;
+
+  void schedule_tick();
+  void tick();
+  void rebuild_status(room::Millis now);
+
+  boost::asio::io_context& io_;
+  const MemoryEngineOptions options_;
+  Journal& journal_;
+  EngineHost* host_ = nullptr;
+
+  mutable std::mutex rooms_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<RoomSlot>> rooms_;
+
+  std::mutex pin_mutex_;
+  std::unordered_map<std::string, std::deque<room::Millis>> pin_failures_by_addr_;
+
+  ShortIds short_ids_;
+
+  mutable std::mutex status_mutex_;
+  std::shared_ptr<const StatusRooms> status_ = std::make_shared<StatusRooms>();
+
+  boost::asio::steady_timer tick_timer_;
+  std::chrono::steady_clock::time_point last_status_build_{};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace tandem::engine::memory

@@ -1,0 +1,530 @@
+#include "core/engine/redis/committer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+
+#include "core/engine/records.hpp"
+#include "core/engine/redis/audit_copier.hpp"
+#include "core/engine/redis/link.hpp"
+#include "core/engine/redis/router.hpp"
+#include "core/engine/redis/scripts.hpp"
+
+namespace tandem::engine::redis {
+
+namespace {
+
+// A change that keeps losing the compare-and-set to other nodes is retried (with a random pause
+// of up to kCasJitter after the first kCasEagerAttempts) for at most kCasBudget, then reported
+// not applied (ERROR server_busy).
+constexpr int kCasEagerAttempts = 3;
+constexpr auto kCasJitter = std::chrono::microseconds(2000);
+constexpr auto kCasBudget = std::chrono::seconds(2);
+// The controller's POSITION_UPDATE (twice a second) is committed only when it starts or stops
+// playback, moves a paused room's position, or moves a playing room's position more than this
+// away from the committed position extrapolated to now: while a video plays normally the
+// extrapolation already says it.
+constexpr double kPositionTolerance = 0.25;  // seconds
+// How long a connection waits for the frames of its own change to come back from Redis before
+// its next frame is handled anyway (only when the node's subscription is broken).
+constexpr auto kDeliveryWait = 5s;
+constexpr room::Millis kPinWindow = 60'000;
+constexpr std::uint16_t kCloseServiceRestart = 1012;
+// Rounds of reconcile_room for one room (each removes one ghost member).
+constexpr int kReconcileRounds = 64;
+
+// The part of a room that a frame may change without broadcasting or auditing (the controller's
+// POSITION_UPDATE, a counted READY), so that a frame that changed only bookkeeping (last_seen,
+// last_activity) is not committed.
+struct Digest {
+  double current_time;
+  bool is_playing;
+  room::Millis position_at;
+  std::uint64_t seq;
+  std::size_t members;
+  std::string host;
+  std::optional<room::Millis> host_grace;
+  bool guest_control;
+  std::string url;
+  std::uint64_t gate_id;
+  std::size_t gate_ready;
+  std::size_t gate_expected;
+  bool exists;
+  bool archived;
+  bool operator==(const Digest&) const = default;
+};
+
+Digest digest(const room::RoomState& s) {
+  return Digest{s.current_time, s.is_playing, s.position_at, s.seq, s.members.size(), s.host_user_id,
+                s.host_grace_deadline, s.guest_control, s.url, s.gate ? s.gate->id : 0,
+                s.gate ? s.gate->ready.size() : 0, s.gate ? s.gate->expected.size() : 0, s.exists, s.archived};
+}
+
+Digest without_position(Digest d) {
+  d.current_time = 0;
+  d.position_at = 0;
+  return d;
+}
+
+bool seats(const room::RoomState& s, const room::ConnId& conn) {
+  return std::any_of(s.members.begin(), s.members.end(), [&](const room::Member& m) { return m.conn == conn; });
+}
+
+}  // namespace
+
+RoomCommitter::RoomCommitter(Context& ctx, RedisLink& link, EnvelopeRouter& router, AuditCopier& copier)
+    : ctx_(ctx), link_(link), router_(router), copier_(copier) {}
+
+// ---- the room cache --------------------------------------------------------------------------
+
+std::shared_ptr<RoomCommitter::RoomEntry> RoomCommitter::entry(const std::string& room_id) {
+  auto& slot = rooms_[room_id];
+  if (!slot) {
+    slot = std::make_shared<RoomEntry>();
+    slot->id = room_id;
+    slot->state.room_id = room_id;
+  }
+  return slot;
+}
+
+void RoomCommitter::release(const std::shared_ptr<RoomEntry>& r) {
+  if (r->locked || r->users > 0 || !r->waiters.empty() || !r->local_bound.empty()) return;
+  auto it = rooms_.find(r->id);
+  if (it != rooms_.end() && it->second == r) rooms_.erase(it);
+}
+
+awaitable<void> RoomCommitter::lock(std::shared_ptr<RoomEntry> r) {
+  if (!r->locked) {
+    r->locked = true;
+    co_return;
+  }
+  auto waiter = std::make_shared<asio::steady_timer>(ctx_.io, SteadyTime::max());
+  r->lock_waiters.push_back(waiter);
+  co_await waiter->async_wait(asio::as_tuple(use_awaitable));  // unlock() cancels: the lock is ours
+}
+
+void RoomCommitter::unlock(RoomEntry& r) {
+  if (r.newer) {
+    auto [version, state] = std::move(*r.newer);
+    r.newer.reset();
+    if (!r.loaded || version > r.version) adopt(r, version, std::move(state));
+  }
+  if (r.lock_waiters.empty()) {
+    r.locked = false;
+    return;
+  }
+  auto next = std::move(r.lock_waiters.front());
+  r.lock_waiters.pop_front();
+  next->cancel();
+}
+
+void RoomCommitter::adopt(RoomEntry& r, std::uint64_t version, std::optional<room::RoomState> state) {
+  r.version = version;
+  r.loaded = true;
+  if (state) {
+    r.state = std::move(*state);
+  } else {
+    r.state = room::RoomState{};
+    r.state.room_id = r.id;
+  }
+  remember_position(r);
+}
+
+void RoomCommitter::remember_position(RoomEntry& r) {
+  r.committed_time = r.state.current_time;
+  r.committed_at = r.state.position_at;
+  r.committed_playing = r.state.is_playing;
+}
+
+awaitable<bool> RoomCommitter::load(RoomEntry& r) {
+  const auto reply = co_await link_.callv("HMGET", ctx_.keys.room(r.id), "v", "s");
+  if (reply.type != Reply::Type::array || reply.elements.size() != 2) {
+    ctx_.metrics.backend_errors.with("redis").inc();
+    co_return false;
+  }
+  std::uint64_t version = 0;
+  if (reply.elements[0].type == Reply::Type::string) version = std::stoull(reply.elements[0].text);
+  std::optional<room::RoomState> state;
+  if (reply.elements[1].type == Reply::Type::string) {
+    try {
+      state = room::from_json(boost::json::parse(reply.elements[1].text));
+    } catch (const std::exception& e) {
+      spdlog::error("cluster: room {} has an unreadable state in Redis: {}", r.id, e.what());
+      co_return false;
+    }
+  }
+  adopt(r, version, std::move(state));
+  co_return true;
+}
+
+bool RoomCommitter::has_members_here(const std::string& room_id) const {
+  auto it = rooms_.find(room_id);
+  return it != rooms_.end() && !it->second->local_bound.empty();
+}
+
+std::size_t RoomCommitter::local_room_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, r] : rooms_) n += r->local_bound.empty() ? 0 : 1;
+  return n;
+}
+
+// ---- changes ---------------------------------------------------------------------------------
+
+awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input, room::ConnId origin, bool* gone) {
+  if (const auto* gone = std::get_if<room::DisconnectInput>(&input); gone && !gone->switching) {
+    unbind(gone->conn, room_id);  // the connection is gone: it holds no binding from now on
+  }
+  auto r = entry(room_id);
+  ++r->users;
+  ++active_ops_;
+  co_await lock(r);
+  Result result;
+  try {
+    result = co_await apply_and_commit(*r, input, origin);
+  } catch (const std::exception& e) {
+    spdlog::error("cluster: room {}: {}", room_id, e.what());
+    r->loaded = false;
+  }
+  if (gone) *gone = r->loaded && !r->state.exists;
+  unlock(*r);
+  if (result.outcome.applied && result.version != 0 && !origin.empty()) co_await wait_processed(r, result.version);
+  --r->users;
+  --active_ops_;
+  release(r);
+  if (!result.outcome.applied && std::holds_alternative<room::DisconnectInput>(input)) {
+    ctx_.spawn(reconcile_room(room_id), "reconcile");
+  }
+  co_return result.outcome;
+}
+
+awaitable<void> RoomCommitter::refresh_seen(room::ConnId conn) {
+  // Strict identity judges a seat's holder by its last frame (limits.stale_after). Frames that
+  // change nothing else are not committed, so the member's last_seen is committed on its own,
+  // at most every stale_after / 4.
+  if (!ctx_.settings.strict_identity || !link_.up()) co_return;
+  auto it = bindings_.find(conn);
+  if (it == bindings_.end()) co_return;
+  const room::Millis now = now_ms();
+  if (now - it->second.seen_committed < ctx_.settings.stale_after / 4) co_return;
+  it->second.seen_committed = now;
+  std::string room_id = it->second.room;
+  room::Input input = room::SeenInput{conn};
+  co_await room_op(std::move(room_id), std::move(input), room::ConnId());
+}
+
+awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, room::Input& input,
+                                                                 const room::ConnId& origin) {
+  Result result;
+  bool pin_checked = false;
+  const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
+  const auto give_up = std::chrono::steady_clock::now() + kCasBudget;
+  for (int attempt = 0; std::chrono::steady_clock::now() < give_up; ++attempt) {
+    if (attempt >= kCasEagerAttempts) {
+      // Several nodes keep committing to this room at once: step back a random moment.
+      std::uniform_int_distribution<std::int64_t> pause(0, kCasJitter.count());
+      co_await sleep_for(std::chrono::microseconds(pause(ctx_.random)));
+      if (r.newer) {
+        auto [version, state] = std::move(*r.newer);
+        r.newer.reset();
+        if (version > r.version) adopt(r, version, std::move(state));
+      }
+    }
+    if (!r.loaded && !co_await load(r)) co_return result;
+    if (auto* join = std::get_if<room::JoinInput>(&input);
+        join && !pin_checked && r.state.exists && !r.state.archived && r.state.pin) {
+      join->addr_blocked = co_await address_blocked(join->client_addr);
+      pin_checked = true;
+    }
+    const std::vector<std::string> nodes_before = member_nodes(r.state);
+    const Digest before = quiet_kind ? digest(r.state) : Digest{};
+    const room::Millis now = std::max(now_ms(), r.state.last_activity);
+    room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
+
+    bool needs_commit = !fx.audit.empty() || fx.archived ||
+                        std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) { return f.sequenced; });
+    if (!needs_commit && fx.changed) {
+      const Digest after = quiet_kind ? digest(r.state) : Digest{};
+      needs_commit = !quiet_kind || !(after == before);
+      if (needs_commit && quiet_kind && without_position(after) == without_position(before) &&
+          r.state.is_playing == r.committed_playing) {
+        if (r.state.is_playing) {
+          const double committed_now =
+              r.committed_time + static_cast<double>(std::max<room::Millis>(0, now - r.committed_at)) / 1000.0;
+          needs_commit = std::abs(r.state.current_time - committed_now) > kPositionTolerance;
+        } else {
+          needs_commit = r.state.current_time != r.committed_time;  // paused: only the time matters
+        }
+      }
+    }
+    if (fx.join == room::JoinOutcome::pin_rejected) record_pin_failure(std::get<room::JoinInput>(input).client_addr);
+    if (!needs_commit) {
+      router_.relay(r.id, fx);
+      result.outcome = Outcome{true, fx.join, false, false};
+      co_return result;
+    }
+
+    const bool ended = fx.archived || !r.state.exists;
+    Commit commit = plan_commit(r.state, nodes_before, fx, r.version, now, ctx_.instance, [this] { return ctx_.next_uid(); });
+    std::vector<std::string> args =
+        commit_arguments(ctx_.keys, r.id, commit, ctx_.config.rooms.short_id_ttl.count(), kTombstoneTtlMs);
+    auto reply = co_await link_.eval(commit_script(), std::move(args));
+    if (is_ok_array(reply) && reply.elements[0].integer == 1) {
+      const bool targeted_here = std::find(commit.target_nodes.begin(), commit.target_nodes.end(), ctx_.instance) !=
+                                 commit.target_nodes.end();
+      result.version = targeted_here ? r.version + 1 : 0;
+      result.outcome.applied = true;
+      result.outcome.join = fx.join;
+      result.outcome.broadcast = targeted_here && std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) {
+                                   return f.sequenced && !f.recipients.empty();
+                                 });
+      result.outcome.seated = !ended && !origin.empty() && seats(r.state, origin);
+      after_commit(r, ended, commit, origin, now);
+      co_return result;
+    }
+    if (is_ok_array(reply) && reply.elements[0].integer == 0 && reply.elements.size() == 3) {
+      ctx_.metrics.cas_retries.inc();
+      std::optional<room::RoomState> state;
+      if (!reply.elements[2].text.empty()) state = room::from_json(boost::json::parse(reply.elements[2].text));
+      adopt(r, static_cast<std::uint64_t>(reply.elements[1].integer), std::move(state));
+      continue;
+    }
+    ctx_.metrics.backend_errors.with("redis").inc();
+    if (reply.type == Reply::Type::error) spdlog::error("cluster: commit of room {} failed: {}", r.id, reply.text);
+    r.loaded = false;
+    co_return result;
+  }
+  spdlog::warn("cluster: room {}: gave up after {} ms of conflicting commits", r.id,
+               std::chrono::duration_cast<std::chrono::milliseconds>(kCasBudget).count());
+  r.loaded = false;
+  co_return result;
+}
+
+void RoomCommitter::after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin,
+                                 room::Millis now) {
+  r.version += 1;
+  remember_position(r);
+  // The origin connection is bound to this room exactly when the new state seats it.
+  if (!origin.empty()) {
+    if (!ended && seats(r.state, origin)) {
+      auto& binding = bindings_[origin];
+      binding.room = r.id;
+      binding.version = r.version;
+      r.local_bound.insert(origin);
+    } else {
+      unbind(origin, r.id);
+    }
+  }
+  copier_.remember(commit.audit);
+  if (r.state.created_at != 0 || ended) copier_.put_snapshot(room_snapshot(r.state, ended, commit.state, now));
+  if (ended) {
+    r.state = room::RoomState{};
+    r.state.room_id = r.id;
+  }
+}
+
+void RoomCommitter::unbind(const room::ConnId& conn, const std::string& room_id) {
+  if (auto it = bindings_.find(conn); it != bindings_.end() && it->second.room == room_id) bindings_.erase(it);
+  if (auto it = rooms_.find(room_id); it != rooms_.end()) it->second->local_bound.erase(conn);
+}
+
+awaitable<void> RoomCommitter::wait_processed(std::shared_ptr<RoomEntry> r, std::uint64_t version) {
+  if (r->processed && *r->processed >= version) co_return;
+  auto timer = std::make_shared<asio::steady_timer>(ctx_.io, kDeliveryWait);
+  auto it = r->waiters.emplace(version, timer);
+  co_await timer->async_wait(asio::as_tuple(use_awaitable));
+  // Woken by delivery (cancel) or timed out: either way no longer waiting. Only this coroutine
+  // erases its own entry, so `it` is still valid.
+  r->waiters.erase(it);
+}
+
+awaitable<bool> RoomCommitter::address_blocked(const std::string& addr) {
+  const room::Millis now = now_ms();
+  const auto reply =
+      co_await link_.callv("ZCOUNT", ctx_.keys.pin_failures(addr), std::to_string(now - kPinWindow + 1), "+inf");
+  co_return reply.type == Reply::Type::integer && reply.integer >= ctx_.config.limits.pin_attempts_per_ip_minute;
+}
+
+void RoomCommitter::record_pin_failure(const std::string& addr) {
+  const room::Millis now = now_ms();
+  const std::string key = ctx_.keys.pin_failures(addr);
+  link_.fire({"ZADD", key, std::to_string(now), ctx_.next_uid()});
+  link_.fire({"ZREMRANGEBYSCORE", key, "-inf", std::to_string(now - kPinWindow)});
+  // Bounded: only the newest `limit` failures matter.
+  link_.fire({"ZREMRANGEBYRANK", key, "0", std::to_string(-ctx_.config.limits.pin_attempts_per_ip_minute - 1)});
+  link_.fire({"PEXPIRE", key, std::to_string(kPinWindow)});
+}
+
+// ---- envelopes -------------------------------------------------------------------------------
+
+void RoomCommitter::on_envelope(Envelope& env) {
+  auto found = rooms_.find(env.room_id);
+  std::shared_ptr<RoomEntry> r = found == rooms_.end() ? nullptr : found->second;
+  const bool has_local = env.state && std::any_of(env.state->members.begin(), env.state->members.end(),
+                                                  [&](const room::Member& m) { return m.node_id == ctx_.instance; });
+  if (!r) {
+    // No work and no members here: just this envelope's frames (e.g. an ERROR to a connection
+    // whose JOIN another node's commit answered).
+    router_.deliver(env);
+    if (!has_local) return;
+    r = entry(env.room_id);
+    r->processed = env.version;
+    r->delivered = env.version;
+    adopt(*r, env.version, std::move(env.state));
+    return;
+  }
+  if (r->processed && env.version <= *r->processed) return;  // already handled (or older)
+  if (r->delivered && env.version != *r->delivered + 1) {
+    // A frame of this room was lost on the way to this node (the subscription broke): our
+    // members may have missed broadcasts. They reconnect and get a fresh ROOM_STATE.
+    resync_entry(*r, "missed room frames");
+  } else {
+    router_.deliver(env);
+  }
+  r->processed = env.version;
+  r->delivered = has_local ? std::optional(env.version) : std::nullopt;
+
+  // Connections of this node the room no longer seats: unbound; those the envelope does not
+  // close itself (a dead-node cleanup that wrongly removed this node) are closed 1012.
+  for (auto it = r->local_bound.begin(); it != r->local_bound.end();) {
+    auto b = bindings_.find(*it);
+    if (b == bindings_.end() || b->second.room != r->id) {  // gone, or bound elsewhere by now
+      it = r->local_bound.erase(it);
+      continue;
+    }
+    const bool seated = env.state && seats(*env.state, *it);
+    if (seated || env.version <= b->second.version) {
+      ++it;
+      continue;
+    }
+    const bool closed_here = std::any_of(env.closes.begin(), env.closes.end(),
+                                         [&](const room::Close& close) { return close.conn == *it; });
+    const room::ConnId conn = *it;
+    bindings_.erase(b);
+    it = r->local_bound.erase(it);
+    if (!closed_here) {
+      ctx_.metrics.resync_closes.inc();
+      close_local(conn, kCloseServiceRestart, "service restart", r->id);
+    }
+  }
+
+  if (r->locked) {
+    if (!r->newer || r->newer->first < env.version) r->newer.emplace(env.version, std::move(env.state));
+  } else if (!r->loaded || env.version > r->version) {
+    adopt(*r, env.version, std::move(env.state));
+  }
+  for (auto it = r->waiters.begin(); it != r->waiters.end() && it->first <= env.version; ++it) it->second->cancel();
+  release(r);
+}
+
+void RoomCommitter::close_local(const room::ConnId& conn, std::uint16_t code, const std::string& reason,
+                                const std::string& room_id) {
+  if (!ctx_.host) return;
+  Delivery delivery{room_id, {}, {room::Close{conn, code, reason}}, {conn}};
+  ctx_.host->deliver(delivery);
+}
+
+void RoomCommitter::resync_entry(RoomEntry& r, const char* why) {
+  if (!r.local_bound.empty()) {
+    spdlog::warn("cluster: room {}: {}; closing its {} connections on this node (1012) so they rejoin", r.id, why,
+                 r.local_bound.size());
+  }
+  for (const auto& id : r.local_bound) {
+    if (auto b = bindings_.find(id); b != bindings_.end() && b->second.room == r.id) {
+      bindings_.erase(b);
+      ctx_.metrics.resync_closes.inc();
+      close_local(id, kCloseServiceRestart, "service restart", r.id);
+    }
+  }
+  r.local_bound.clear();
+  r.delivered.reset();
+  if (!r.locked) r.loaded = false;
+}
+
+// ---- repair ----------------------------------------------------------------------------------
+
+awaitable<void> RoomCommitter::reconcile_room(std::string room_id) {
+  // Members of this node that have no connection here any more (their disconnect could not be
+  // committed), and connections of this node that the room no longer seats.
+  for (int round = 0; round < kReconcileRounds; ++round) {
+    auto r = entry(room_id);
+    ++r->users;
+    co_await lock(r);
+    std::optional<room::ConnId> ghost;
+    const bool ok = r->loaded || co_await load(*r);
+    if (ok) {
+      for (const auto& m : r->state.members) {
+        if (m.node_id != ctx_.instance) continue;
+        auto b = bindings_.find(m.conn);
+        if (b == bindings_.end() || b->second.room != room_id) {
+          ghost = m.conn;
+          break;
+        }
+      }
+      if (!ghost) {
+        for (auto it = r->local_bound.begin(); it != r->local_bound.end();) {
+          if (seats(r->state, *it)) {
+            ++it;
+            continue;
+          }
+          if (auto b = bindings_.find(*it); b != bindings_.end() && b->second.room == room_id) {
+            bindings_.erase(b);
+            ctx_.metrics.resync_closes.inc();
+            close_local(*it, kCloseServiceRestart, "service restart", room_id);
+          }
+          it = r->local_bound.erase(it);
+        }
+      }
+    }
+    Result result;
+    if (ghost) {
+      room::Input input = room::DisconnectInput{*ghost, false};
+      result = co_await apply_and_commit(*r, input, room::ConnId());
+    }
+    unlock(*r);
+    --r->users;
+    release(r);
+    if (!ghost || !result.outcome.applied) co_return;
+  }
+}
+
+awaitable<void> RoomCommitter::recheck_all() {
+  std::vector<std::string> ids;
+  for (const auto& [id, r] : rooms_) ids.push_back(id);
+  for (auto& id : ids) co_await reconcile_room(std::move(id));
+}
+
+awaitable<void> RoomCommitter::resync_all(bool data_lost) {
+  std::vector<std::shared_ptr<RoomEntry>> entries;
+  for (const auto& [id, r] : rooms_) entries.push_back(r);
+  for (const auto& r : entries) {
+    ++r->users;
+    co_await lock(r);
+    if (data_lost && r->loaded && r->state.exists && !r->local_bound.empty()) {
+      const std::string state = boost::json::serialize(room::to_json(r->state));
+      std::vector<std::string> args = seed_arguments(ctx_.keys, r->id, r->version, state, member_nodes(r->state),
+                                                     room::next_deadline(r->state), status_summary(r->state));
+      co_await link_.eval(seed_script(), std::move(args));
+    }
+    const std::optional<std::uint64_t> delivered = r->delivered;
+    if (co_await load(*r)) {
+      if (delivered && *delivered != r->version) resync_entry(*r, "changed while Redis was unreachable");
+    } else {
+      r->loaded = false;
+    }
+    for (auto& [version, timer] : r->waiters) timer->cancel();
+    unlock(*r);
+    --r->users;
+    release(r);
+  }
+  // Rooms where this node's members may be left over (a disconnect that could not be committed).
+  const auto index = co_await link_.callv("SMEMBERS", ctx_.keys.node_rooms(ctx_.instance));
+  std::unordered_set<std::string> rooms;
+  for (const auto& e : index.elements) rooms.insert(e.text);
+  for (const auto& [id, r] : rooms_) rooms.insert(id);
+  for (const auto& id : rooms) co_await reconcile_room(id);
+}
+
+}  // namespace tandem::engine::redis

@@ -1,0 +1,120 @@
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/engine/redis/commit.hpp"
+#include "core/engine/redis/context.hpp"
+#include "core/engine/redis/envelope.hpp"
+
+namespace tandem::engine::redis {
+
+class RedisLink;
+class EnvelopeRouter;
+class AuditCopier;
+
+// The room committer: applies room::apply to this node's cached copy of a room and commits the
+// result to Redis with one compare-and-set script (commit_script), retrying on conflicts.
+//
+// Guarantees:
+// * One change at a time per room on this node (an async lock per cached room); across nodes
+//   the compare-and-set on the room's version decides the one order. A change that keeps
+//   losing is retried for at most kCasBudget, then reported not applied (server_busy).
+// * A change is reported done to its origin only after its envelope came back on this node's
+//   channel and was delivered (or kDeliveryWait passed): per-connection order.
+// * Frames that change nothing committed (replies, targeted relays) go out through the router
+//   at once. A guest's POSITION_UPDATE changes only bookkeeping and is not committed; the
+//   controller's is committed only when it moves the position more than kPositionTolerance
+//   from the committed one extrapolated to now.
+// * Connections of this node are bound to the room whose committed state seats them; an
+//   envelope that shows them unseated (another node's cleanup, a gap) unbinds and closes them
+//   1012 so that they rejoin.
+class RoomCommitter {
+ public:
+  RoomCommitter(Context& ctx, RedisLink& link, EnvelopeRouter& router, AuditCopier& copier);
+
+  // Applies and commits one input (see Engine::submit). `gone`, when given, is set to whether
+  // the room is known not to exist afterwards.
+  awaitable<Outcome> room_op(std::string room_id, room::Input input, room::ConnId origin, bool* gone = nullptr);
+  // Strict identity: a member's last_seen, committed at most every stale_after / 4.
+  awaitable<void> refresh_seen(room::ConnId conn);
+
+  // A committed envelope from this node's channel.
+  void on_envelope(Envelope& env);
+
+  // Members of this node in `room_id` without a live connection here (a disconnect that could
+  // not be committed), and connections the room no longer seats, are removed / closed.
+  awaitable<void> reconcile_room(std::string room_id);
+  awaitable<void> recheck_all();
+  // After a reconnect: reload every cached room; rooms that moved while this node was away
+  // have their local members closed 1012. With `data_lost`, write back the rooms Redis lost.
+  awaitable<void> resync_all(bool data_lost);
+
+  // The rooms with members of this node, and the connections of this node bound to a room.
+  std::size_t local_room_count() const;
+  bool has_members_here(const std::string& room_id) const;
+  std::size_t bound_count() const { return bindings_.size(); }
+  bool busy() const { return active_ops_ > 0; }
+
+ private:
+  struct RoomEntry {
+    std::string id;
+    room::RoomState state;
+    std::uint64_t version = 0;  // the committed version `state` is (when loaded)
+    bool loaded = false;
+    // The playback position as last committed (or adopted), for kPositionTolerance.
+    double committed_time = 0;
+    room::Millis committed_at = 0;
+    bool committed_playing = false;
+    bool locked = false;
+    std::deque<std::shared_ptr<asio::steady_timer>> lock_waiters;
+    // A newer committed state that arrived while the entry was locked (nullopt state: ended).
+    std::optional<std::pair<std::uint64_t, std::optional<room::RoomState>>> newer;
+    std::optional<std::uint64_t> processed;  // last envelope version handled
+    std::optional<std::uint64_t> delivered;  // same, while this node has members (gap detection)
+    std::multimap<std::uint64_t, std::shared_ptr<asio::steady_timer>> waiters;
+    std::unordered_set<room::ConnId> local_bound;
+    int users = 0;  // operations in progress on the entry
+  };
+  // A connection of this node bound to a room.
+  struct Binding {
+    std::string room;
+    std::uint64_t version = 0;        // the room version that bound it
+    room::Millis seen_committed = 0;  // strict identity: last SeenInput committed
+  };
+  struct Result {
+    Outcome outcome;
+    std::uint64_t version = 0;  // the committed version this node must see delivered, 0: none
+  };
+
+  std::shared_ptr<RoomEntry> entry(const std::string& room_id);
+  void release(const std::shared_ptr<RoomEntry>& r);
+  awaitable<void> lock(std::shared_ptr<RoomEntry> r);
+  void unlock(RoomEntry& r);
+  awaitable<bool> load(RoomEntry& r);
+  void adopt(RoomEntry& r, std::uint64_t version, std::optional<room::RoomState> state);
+  void remember_position(RoomEntry& r);
+  awaitable<Result> apply_and_commit(RoomEntry& r, room::Input& input, const room::ConnId& origin);
+  void after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin, room::Millis now);
+  awaitable<void> wait_processed(std::shared_ptr<RoomEntry> r, std::uint64_t version);
+  awaitable<bool> address_blocked(const std::string& addr);
+  void record_pin_failure(const std::string& addr);
+  void unbind(const room::ConnId& conn, const std::string& room_id);
+  void resync_entry(RoomEntry& r, const char* why);
+  void close_local(const room::ConnId& conn, std::uint16_t code, const std::string& reason, const std::string& room_id);
+
+  Context& ctx_;
+  RedisLink& link_;
+  EnvelopeRouter& router_;
+  AuditCopier& copier_;
+  std::unordered_map<std::string, std::shared_ptr<RoomEntry>> rooms_;
+  std::unordered_map<room::ConnId, Binding> bindings_;
+  std::size_t active_ops_ = 0;
+};
+
+}  // namespace tandem::engine::redis

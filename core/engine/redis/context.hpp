@@ -1,0 +1,83 @@
+#pragma once
+
+// Internal to core/engine/redis: what the parts of the Redis engine share. Everything here lives
+// on the engine's own thread (one io_context, one thread): no locks inside the engine, and every
+// part may call every other part directly. Not to be included outside this folder: it pulls in
+// Asio.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "core/config/config.hpp"
+#include "core/engine/engine.hpp"
+#include "core/engine/redis/keys.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/redis/connection.hpp"
+#include "core/room/room.hpp"
+
+namespace tandem::engine::redis {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using namespace std::chrono_literals;
+using SteadyTime = std::chrono::steady_clock::time_point;
+using Reply = tandem::redis::Reply;
+
+inline room::Millis now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::as_tuple(use_awaitable));
+}
+
+inline bool is_ok_array(const Reply& r) {
+  return r.type == Reply::Type::array && !r.elements.empty() && r.elements[0].type == Reply::Type::integer;
+}
+
+// The engine's metrics beyond the node's (registered once by RedisEngine).
+struct EngineMetrics {
+  explicit EngineMetrics(metrics::Registry& registry);
+
+  metrics::CounterFamily& backend_errors;
+  metrics::Histogram& delivery_latency;
+  metrics::Counter& cas_retries;
+  metrics::Counter& resync_closes;
+  metrics::Counter& nodes_lost;
+  metrics::Counter& audit_written;
+  metrics::Counter& postgres_errors;
+};
+
+// The identity and configuration every part needs.
+struct Context {
+  asio::io_context& io;
+  const config::Config& config;
+  const room::Settings settings;
+  const std::string instance;  // "<server.node_id>~<6 hex digits>"
+  const Keys keys;
+  EngineMetrics& metrics;
+  EngineHost* host = nullptr;
+  std::mt19937_64 random{std::random_device{}()};
+  std::uint64_t uid_counter = 0;
+
+  // Unique cluster-wide: audit uids, PIN failure entries.
+  std::string next_uid() { return instance + "-" + std::to_string(++uid_counter); }
+
+  // Runs `task` on the engine's thread; a failure is logged with `what`.
+  void spawn(awaitable<void> task, const char* what);
+};
+
+}  // namespace tandem::engine::redis

@@ -1,0 +1,188 @@
+// The HTTP endpoints of PROTOCOL.md §7 and §10, served by the node.
+#include <boost/json/serialize.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <ctime>
+
+#include "core/node/http_api.hpp"
+
+#include "core/config/config.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/node/status_document.hpp"
+#include "core/util/text.hpp"
+
+namespace tandem::node {
+
+namespace {
+
+net::HttpResponse json_response(unsigned status, const boost::json::object& body) {
+  return net::HttpResponse{status, "application/json", boost::json::serialize(body), {}};
+}
+
+net::HttpResponse text_response(unsigned status, std::string body) {
+  return net::HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}};
+}
+
+void add_cors(net::HttpResponse& r) {
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  r.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+  r.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type");
+  r.headers.emplace_back("Access-Control-Expose-Headers", "Location");
+}
+
+std::string encode_component(const std::string& s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+}  // namespace
+
+bool valid_room_id(const std::string& id) {
+  return !id.empty() && tandem::util::is_valid_utf8(id) && tandem::util::count_code_points(id) <= 64 &&
+         !tandem::util::has_control_chars(id);
+}
+
+std::string iso_time(std::int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+namespace {
+
+using Respond = net::Handler::Respond;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Adds the CORS headers when `cors`, then responds.
+Respond finishing(Respond respond, bool cors) {
+  if (!cors) return respond;
+  return [respond = std::move(respond)](net::HttpResponse r) {
+    add_cors(r);
+    respond(std::move(r));
+  };
+}
+
+void presence(engine::Engine& engine, const std::string& room_id, Respond respond) {
+  if (!valid_room_id(room_id)) return respond(json_response(400, {{"error", "invalid room id"}}));
+  engine.presence(room_id, [room_id, respond = std::move(respond)](std::optional<std::size_t> count) {
+    if (!count) return respond(json_response(503, {{"error", "Service unavailable; try again"}}));
+    respond(json_response(200, {{"roomId", room_id}, {"count", *count}}));
+  });
+}
+
+void short_id(const config::Config& config, engine::Engine& engine, const net::HttpRequest& request,
+              const std::string& room_id, Respond respond) {
+  if (!valid_room_id(room_id)) return respond(json_response(400, {{"error", "invalid room id"}}));
+  engine.short_id(room_id, request.client_addr,
+                  [&config, room_id, respond = std::move(respond)](engine::ShortIdResult result) {
+                    if (result.rate_limited) {
+                      return respond(json_response(429, {{"error", "Too many short ids; try again in a minute"}}));
+                    }
+                    // A cluster node whose Redis is unreachable has no short id to give.
+                    if (result.short_id.empty()) {
+                      return respond(json_response(503, {{"error", "Service unavailable; try again"}}));
+                    }
+                    respond(json_response(200, {{"shortId", result.short_id},
+                                                {"roomId", room_id},
+                                                {"shortUrl", config.http.public_base_url + "/room/" + result.short_id}}));
+                  });
+}
+
+void room_lookup(engine::Engine& engine, const std::string& short_id, Respond respond) {
+  engine.room_for_short_id(short_id, [short_id, respond = std::move(respond)](std::optional<std::string> room_id) {
+    if (!room_id) return respond(json_response(404, {{"error", "Room not found"}}));
+    respond(json_response(200, {{"roomId", *room_id}, {"shortId", short_id}}));
+  });
+}
+
+void redirect(const config::Config& config, engine::Engine& engine, const std::string& short_id,
+              const std::string& pin, Respond respond) {
+  engine.room_for_short_id(short_id, [&config, pin, respond = std::move(respond)](std::optional<std::string> room_id) {
+    if (!room_id) return respond(text_response(404, "Room not found"));
+    std::string location = config.http.redirect_template;
+    const std::string placeholder = "{roomId}";
+    if (auto pos = location.find(placeholder); pos != std::string::npos) {
+      location.replace(pos, placeholder.size(), encode_component(*room_id));
+    }
+    if (!pin.empty()) location += (location.find('?') == std::string::npos ? "?pin=" : "&pin=") + encode_component(pin);
+    net::HttpResponse r{302, "text/plain; charset=utf-8", "Found", {}};
+    r.headers.emplace_back("Location", location);
+    respond(std::move(r));
+  });
+}
+
+}  // namespace
+
+HttpApi::HttpApi(const config::Config& config, engine::Engine& engine, metrics::Registry& registry, NodeState node)
+    : config_(config),
+      engine_(engine),
+      registry_(registry),
+      node_(std::move(node)),
+      started_(std::chrono::steady_clock::now()) {}
+
+void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
+  const bool options = request.method == "OPTIONS";
+  if (request.method != "GET" && request.method != "HEAD" && !options) {
+    auto r = text_response(405, "Method not allowed\n");
+    r.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
+    return respond(std::move(r));
+  }
+  auto parsed = boost::urls::parse_origin_form(request.target);
+  if (!parsed) {
+    auto r = json_response(400, {{"error", "malformed URL"}});
+    add_cors(r);
+    return respond(std::move(r));
+  }
+  std::vector<std::string> segments;
+  for (auto segment : parsed->segments()) segments.push_back(segment);
+  // "/room/abc/" tolerates one trailing slash.
+  const bool is_room_path = !segments.empty() && segments.front() == "room";
+  if (is_room_path && segments.size() > 2 && segments.back().empty()) segments.pop_back();
+
+  const bool cors = (!segments.empty() && (segments.front() == "api" || segments.front() == "room" ||
+                                           (segments.size() == 1 && segments.front() == "status")));
+  Respond done = finishing(std::move(respond), cors);
+  if (options) return done(net::HttpResponse{204, "", "", {}});
+  if (segments.size() == 1 && segments[0] == "health") {
+    return done(json_response(200, {{"status", "ok"}, {"nodeId", config_.server.node_id}}));
+  }
+  if (segments.size() == 1 && segments[0] == "ready") {
+    const bool ready = node_.ready();
+    return done(json_response(ready ? 200 : 503,
+                              {{"status", ready ? "ready" : "not ready"}, {"nodeId", config_.server.node_id}}));
+  }
+  if (segments.size() == 1 && segments[0] == "metrics") {
+    return done(net::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", registry_.render(), {}});
+  }
+  if (segments.size() == 1 && segments[0] == "status") {
+    const auto& mode = config_.http.status_detail;
+    if (mode == "off") return done(json_response(404, {{"error", "Not found"}}));
+    const StatusContext context{config_.server.node_id, iso_time(now_ms()), node_.local_connections(),
+                                std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()};
+    return done(net::HttpResponse{200, "application/json",
+                                  render_status(*engine_.status_rooms(), mode, request.client_addr, context), {}});
+  }
+  if (segments.size() == 4 && segments[0] == "api" && segments[1] == "rooms" && segments[3] == "presence") {
+    return presence(engine_, segments[2], std::move(done));
+  }
+  if (segments.size() == 3 && segments[0] == "api" && segments[1] == "short-id") {
+    return short_id(config_, engine_, request, segments[2], std::move(done));
+  }
+  if (segments.size() == 3 && segments[0] == "api" && segments[1] == "room") {
+    return room_lookup(engine_, segments[2], std::move(done));
+  }
+  if (is_room_path && (segments.size() == 2 || segments.size() == 3)) {
+    return redirect(config_, engine_, segments[1], segments.size() == 3 ? segments[2] : std::string(), std::move(done));
+  }
+  done(json_response(404, {{"error", "Not found"}}));
+}
+
+}  // namespace tandem::node

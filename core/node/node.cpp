@@ -1,0 +1,352 @@
+#include "core/node/node.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+
+#include "core/config/config.hpp"
+#include "core/proto/error_code.hpp"
+#include "core/util/random.hpp"
+
+namespace tandem::node {
+
+namespace {
+
+// A connection's frames waiting for the engine are bounded by what the rate limit lets through
+// in a second beyond the burst (limits.msgs_burst + limits.msgs_per_sec), and at least this.
+constexpr std::size_t kMinPendingFrames = 256;
+constexpr std::uint16_t kClosePolicy = 1008;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Frames that change no room state: served while the audit backlog is full.
+bool read_only(const proto::Frame& frame) {
+  return std::holds_alternative<proto::RequestSync>(frame.body) ||
+         std::holds_alternative<proto::Targeted>(frame.body) ||
+         std::holds_alternative<proto::PositionUpdate>(frame.body) ||
+         std::holds_alternative<proto::Ready>(frame.body);
+}
+
+}  // namespace
+
+// One WebSocket of this node.
+struct Node::Conn {
+  std::shared_ptr<net::WsConnection> ws;
+  room::ConnId id;
+  std::string peer_id;  // PROTOCOL.md §2: one per connection, kept across its JOINs
+  std::string addr;
+
+  std::mutex mutex;  // guards the fields below
+  std::string room;  // bound room, empty before a JOIN
+  std::size_t pin_failures = 0;
+  std::deque<Item> queue;  // items waiting while one is with the engine
+  bool running = false;    // an item is being processed
+
+  // The item in progress: 0 while processing, 1 when run() moved on before it finished (its
+  // completion continues the queue), 2 when it finished before run() moved on.
+  std::atomic<int> phase{0};
+};
+
+Node::Node(const config::Config& config, engine::Engine& engine, metrics::Registry& registry)
+    : config_(config),
+      engine_(engine),
+      instance_(engine.instance()),
+      max_pending_frames_(std::max<std::size_t>(
+          kMinPendingFrames, static_cast<std::size_t>(config.limits.msgs_burst + config.limits.msgs_per_sec))),
+      pin_attempts_(static_cast<std::size_t>(config.limits.pin_attempts)),
+      metrics_(registry),
+      api_(config, engine, registry,
+           HttpApi::NodeState{[this] { return ready(); }, [this] { return connection_count(); }}) {}
+
+Node::~Node() = default;
+
+void Node::start() {
+  engine_.start(*this);
+  ready_.store(true);
+}
+
+void Node::begin_drain() {
+  ready_.store(false);
+  engine_.begin_drain();
+}
+
+bool Node::idle() const { return active_items_.load() == 0 && engine_.idle(); }
+
+bool Node::ready() const { return ready_.load() && engine_.healthy(); }
+
+std::size_t Node::connection_count() const {
+  std::shared_lock lock(conns_mutex_);
+  return conns_.size();
+}
+
+void Node::http(const net::HttpRequest& request, Respond respond) { api_.handle(request, std::move(respond)); }
+
+std::optional<net::HttpResponse> Node::admit(const net::HttpRequest&) {
+  if (!ready_.load() || !engine_.can_serve()) {
+    return net::HttpResponse{503, "text/plain; charset=utf-8", "Not ready\n", {}};
+  }
+  return std::nullopt;
+}
+
+std::shared_ptr<Node::Conn> Node::find(std::uint64_t id) const {
+  std::shared_lock lock(conns_mutex_);
+  auto it = conns_.find(id);
+  return it == conns_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Node::Conn> Node::find(const room::ConnId& id) const {
+  std::shared_lock lock(conns_mutex_);
+  auto it = by_conn_id_.find(id);
+  return it == by_conn_id_.end() ? nullptr : it->second;
+}
+
+void Node::opened(const std::shared_ptr<net::WsConnection>& ws) {
+  auto c = std::make_shared<Conn>();
+  c->ws = ws;
+  c->id = instance_ + "/" + std::to_string(ws->id());
+  c->peer_id = util::random_hex(8);
+  c->addr = ws->client_addr();
+  std::unique_lock lock(conns_mutex_);
+  conns_[ws->id()] = c;
+  by_conn_id_[c->id] = c;
+}
+
+void Node::closed(const std::shared_ptr<net::WsConnection>& ws) {
+  std::shared_ptr<Conn> c;
+  {
+    std::unique_lock lock(conns_mutex_);
+    auto it = conns_.find(ws->id());
+    if (it == conns_.end()) return;
+    c = std::move(it->second);
+    conns_.erase(it);
+    by_conn_id_.erase(c->id);
+  }
+  enqueue(c, Item{Item::Kind::closed, proto::ParseError{proto::ErrorCode::bad_json}, std::chrono::steady_clock::now()});
+}
+
+void Node::message(const std::shared_ptr<net::WsConnection>& ws, std::string_view text) {
+  const auto received = std::chrono::steady_clock::now();
+  auto c = find(ws->id());
+  if (!c) return;
+  auto parsed = proto::parse(text);
+  auto* frame = std::get_if<proto::Frame>(&parsed);
+  metrics_.messages_in.with(frame ? std::string_view(frame->type) : std::string_view("invalid")).inc();
+  if (frame && std::holds_alternative<proto::Ping>(frame->body)) {
+    // Answered at once, also while earlier frames wait for the engine; a member's PING then
+    // refreshes its presence in the room, in order with its other frames.
+    const boost::json::object pong{{"type", "PONG"}, {"timestamp", now_ms()}};
+    metrics_.messages_out.inc();
+    ws->send(std::make_shared<const std::string>(boost::json::serialize(pong)));
+    if (!bound_room(*c).empty()) enqueue(c, Item{Item::Kind::seen, {}, received});
+    return;
+  }
+  enqueue(c, Item{Item::Kind::frame, std::move(parsed), received});
+}
+
+std::string Node::bound_room(Conn& c) {
+  std::lock_guard lock(c.mutex);
+  return c.room;
+}
+
+void Node::enqueue(const std::shared_ptr<Conn>& c, Item item) {
+  bool overflow = false;
+  {
+    std::lock_guard lock(c->mutex);
+    if (c->running) {
+      overflow = item.kind == Item::Kind::frame && c->queue.size() >= max_pending_frames_;
+      if (!overflow) {
+        active_items_.fetch_add(1);
+        c->queue.push_back(std::move(item));
+        return;
+      }
+    } else {
+      c->running = true;
+      active_items_.fetch_add(1);
+    }
+  }
+  if (overflow) {
+    metrics_.pending_frame_drops.inc();
+    reply(*c, proto::ErrorCode::server_busy);
+    return;
+  }
+  run(c, std::move(item));
+}
+
+void Node::run(const std::shared_ptr<Conn>& c, Item item) {
+  for (;;) {
+    c->phase.store(0);
+    process(c, item, [this, c] {
+      active_items_.fetch_sub(1);
+      if (c->phase.exchange(2) == 1) resume(c);
+    });
+    if (c->phase.exchange(1) == 0) return;  // still with the engine: its completion resumes
+    if (!next_item(*c, item)) return;
+  }
+}
+
+void Node::resume(const std::shared_ptr<Conn>& c) {
+  Item item;
+  if (next_item(*c, item)) run(c, std::move(item));
+}
+
+bool Node::next_item(Conn& c, Item& item) {
+  std::lock_guard lock(c.mutex);
+  if (c.queue.empty()) {
+    c.running = false;
+    return false;
+  }
+  item = std::move(c.queue.front());
+  c.queue.pop_front();
+  return true;
+}
+
+void Node::process(const std::shared_ptr<Conn>& c, Item& item, std::function<void()> done) {
+  try {
+    if (item.kind != Item::Kind::frame) {
+      std::string room_id;
+      {
+        std::lock_guard lock(c->mutex);
+        room_id = item.kind == Item::Kind::closed ? std::exchange(c->room, {}) : c->room;
+      }
+      if (room_id.empty()) return done();
+      room::Input input = item.kind == Item::Kind::closed ? room::Input(room::DisconnectInput{c->id, false})
+                                                          : room::Input(room::SeenInput{c->id});
+      const room::ConnId origin = item.kind == Item::Kind::closed ? room::ConnId() : c->id;
+      engine_.submit(engine::Submission{std::move(room_id), std::move(input), origin},
+                     [done = std::move(done)](engine::Outcome) { done(); });
+      return;
+    }
+    if (auto* error = std::get_if<proto::ParseError>(&item.parsed)) {
+      // §10 order of checks: not_joined comes before reserved_type.
+      const bool unjoined_reserved = error->code == proto::ErrorCode::reserved_type && bound_room(*c).empty();
+      reply(*c, unjoined_reserved ? proto::ErrorCode::not_joined : error->code);
+      return done();
+    }
+    auto& frame = std::get<proto::Frame>(item.parsed);
+    if (std::holds_alternative<proto::Join>(frame.body)) return process_join(c, frame, item.received, std::move(done));
+    process_frame(c, frame, item.received, std::move(done));
+  } catch (const std::exception& e) {
+    spdlog::error("connection {}: {}", c->id, e.what());
+    done();
+  }
+}
+
+void Node::process_frame(const std::shared_ptr<Conn>& c, proto::Frame& frame,
+                         std::chrono::steady_clock::time_point received, std::function<void()> done) {
+  std::string room_id = bound_room(*c);
+  if (room_id.empty()) {
+    reply(*c, proto::ErrorCode::not_joined);
+    return done();
+  }
+  if (std::holds_alternative<proto::PositionUpdate>(frame.body) && frame.field_error) {
+    metrics_.dropped_position_updates.inc();
+    return done();
+  }
+  if (!engine_.can_serve() || (!read_only(frame) && !engine_.can_commit())) {
+    reply(*c, proto::ErrorCode::server_busy);
+    return done();
+  }
+  engine::Submission submission{std::move(room_id), room::FrameInput{c->id, instance_, std::move(frame)}, c->id};
+  engine_.submit(std::move(submission), [this, c, received, done = std::move(done)](engine::Outcome outcome) {
+    if (!outcome.applied) reply(*c, proto::ErrorCode::server_busy);
+    if (outcome.broadcast) {
+      metrics_.broadcast_latency.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+    }
+    done();
+  });
+}
+
+void Node::process_join(const std::shared_ptr<Conn>& c, proto::Frame& frame,
+                        std::chrono::steady_clock::time_point received, std::function<void()> done) {
+  if (frame.field_error) {
+    reply(*c, *frame.field_error);
+    return done();
+  }
+  if (!engine_.can_commit()) {
+    reply(*c, proto::ErrorCode::server_busy);
+    return done();
+  }
+  auto& join = std::get<proto::Join>(frame.body);
+  const std::string previous = bound_room(*c);
+  std::string room_id = join.room_id;
+  room::JoinInput input;
+  input.conn = c->id;
+  input.node_id = instance_;
+  input.client_addr = c->addr;
+  input.peer_id = c->peer_id;
+  input.session_token = util::random_hex(16);
+  input.pin_salt = util::random_hex(16);
+  input.same_socket_rejoin = previous == room_id;
+  input.join = std::move(join);
+  engine::Submission submission{room_id, std::move(input), c->id};
+  engine_.submit(std::move(submission), [this, c, room_id, previous, received,
+                                         done = std::move(done)](engine::Outcome outcome) mutable {
+    if (!outcome.applied) {
+      reply(*c, proto::ErrorCode::server_busy);
+      return done();
+    }
+    if (outcome.broadcast) {
+      metrics_.broadcast_latency.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+    }
+    if (outcome.join == room::JoinOutcome::joined) {
+      if (outcome.seated) {
+        std::lock_guard lock(c->mutex);
+        c->room = room_id;
+      }
+      if (!previous.empty() && previous != room_id) {
+        // A socket that switches rooms leaves the old one (PROTOCOL.md §2, §10 "Room switch").
+        engine_.submit(engine::Submission{previous, room::DisconnectInput{c->id, true}, c->id},
+                       [done = std::move(done)](engine::Outcome) { done(); });
+        return;
+      }
+    } else if (outcome.join == room::JoinOutcome::pin_rejected) {
+      std::size_t failures = 0;
+      {
+        std::lock_guard lock(c->mutex);
+        failures = ++c->pin_failures;
+      }
+      if (failures >= pin_attempts_) c->ws->close(kClosePolicy, "too many PIN attempts");
+    }
+    done();
+  });
+}
+
+void Node::reply(Conn& c, proto::ErrorCode code) {
+  metrics_.errors.with(proto::code_name(code)).inc();
+  metrics_.messages_out.inc();
+  c.ws->send(std::make_shared<const std::string>(proto::error_frame(code)));
+}
+
+void Node::deliver(const engine::Delivery& delivery) {
+  for (const auto& frame : delivery.frames) {
+    std::size_t sent = 0;
+    for (const auto& to : frame.to) {
+      if (auto c = find(to)) {
+        c->ws->send(frame.text);
+        ++sent;
+      }
+    }
+    if (sent == 0) continue;
+    metrics_.messages_out.inc(sent);
+    metrics_.count_if_error(*frame.text);
+  }
+  for (const auto& close : delivery.closes) {
+    if (auto c = find(close.conn)) c->ws->close(close.code, close.reason);
+  }
+  for (const auto& id : delivery.unbound) {
+    // Only if still bound to this room: a socket switching rooms is bound to its new room
+    // before it leaves the old one.
+    if (auto c = find(id)) {
+      std::lock_guard lock(c->mutex);
+      if (c->room == delivery.room_id) c->room.clear();
+    }
+  }
+}
+
+}  // namespace tandem::node

@@ -1,0 +1,107 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/engine/engine.hpp"
+#include "core/net/handler.hpp"
+#include "core/node/http_api.hpp"
+#include "core/node/node_metrics.hpp"
+#include "core/proto/frame.hpp"
+
+namespace tandem::config {
+struct Config;
+}
+
+namespace tandem::node {
+
+// The signaling node: the one implementation of everything a client talks to, over either
+// engine (DESIGN.md "Two modes, one behaviour"). It keeps the connection table, applies the
+// per-frame checks of PROTOCOL.md §10 (not_joined, server_busy, dropped POSITION_UPDATEs),
+// assembles JOINs (the connection's peerId, session tokens, PIN salts), counts wrong PINs per
+// connection, answers PING and errors, submits everything else to the engine, delivers the
+// engine's effects to its connections, and serves the HTTP API.
+//
+// Per-connection order (PROTOCOL.md §1): a connection's frames are submitted one at a time, in
+// arrival order; the next is submitted when the engine reported the previous one done (which
+// it does after delivering the previous one's effects here). Frames arriving meanwhile wait in
+// the connection's queue, bounded by max(kMinPendingFrames, limits.msgs_burst +
+// limits.msgs_per_sec); beyond it ERROR server_busy and the frame is dropped. PING is answered
+// at once, ahead of frames that wait for the engine: its PONG depends on nothing before it.
+//
+// Threads: net::Handler calls arrive on the I/O threads; engine completions and deliveries may
+// arrive on the engine's thread. Everything here is thread-safe.
+class Node final : public net::Handler, public engine::EngineHost {
+ public:
+  Node(const config::Config& config, engine::Engine& engine, metrics::Registry& registry);
+  ~Node() override;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Starts the engine (deliveries come here) and turns readiness on.
+  void start();
+  // Readiness off (/ready 503, upgrades refused); the beginning of a drain.
+  void begin_drain();
+  // No frame or disconnect of any connection is waiting for the engine.
+  bool idle() const;
+  bool ready() const;
+
+  // net::Handler
+  void http(const net::HttpRequest& request, Respond respond) override;
+  std::optional<net::HttpResponse> admit(const net::HttpRequest& request) override;
+  void opened(const std::shared_ptr<net::WsConnection>& ws) override;
+  void message(const std::shared_ptr<net::WsConnection>& ws, std::string_view text) override;
+  void closed(const std::shared_ptr<net::WsConnection>& ws) override;
+
+  // engine::EngineHost
+  void deliver(const engine::Delivery& delivery) override;
+
+  std::size_t connection_count() const;
+
+ private:
+  struct Item {
+    enum class Kind { frame, seen, closed } kind = Kind::frame;
+    proto::ParseResult parsed;
+    std::chrono::steady_clock::time_point received;
+  };
+  struct Conn;
+
+  std::shared_ptr<Conn> find(std::uint64_t id) const;
+  std::shared_ptr<Conn> find(const room::ConnId& id) const;
+  void enqueue(const std::shared_ptr<Conn>& c, Item item);
+  void run(const std::shared_ptr<Conn>& c, Item item);
+  void resume(const std::shared_ptr<Conn>& c);
+  // The next waiting item, or false (and the connection is idle) when there is none.
+  bool next_item(Conn& c, Item& item);
+  // Handles one item; calls `done` exactly once when it is finished (inline or later).
+  void process(const std::shared_ptr<Conn>& c, Item& item, std::function<void()> done);
+  void process_frame(const std::shared_ptr<Conn>& c, proto::Frame& frame,
+                     std::chrono::steady_clock::time_point received, std::function<void()> done);
+  void process_join(const std::shared_ptr<Conn>& c, proto::Frame& frame,
+                    std::chrono::steady_clock::time_point received, std::function<void()> done);
+  void reply(Conn& c, proto::ErrorCode code);
+  std::string bound_room(Conn& c);
+
+  const config::Config& config_;
+  engine::Engine& engine_;
+  const std::string& instance_;
+  const std::size_t max_pending_frames_;
+  const std::size_t pin_attempts_;
+  std::atomic<bool> ready_{false};
+  std::atomic<std::size_t> active_items_{0};
+
+  mutable std::shared_mutex conns_mutex_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Conn>> conns_;
+  std::unordered_map<room::ConnId, std::shared_ptr<Conn>> by_conn_id_;
+
+  NodeMetrics metrics_;
+  HttpApi api_;
+};
+
+}  // namespace tandem::node

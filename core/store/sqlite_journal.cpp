@@ -1,0 +1,271 @@
+#include "core/store/sqlite_journal.hpp"
+
+#include <sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "core/util/random.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/store/schema.hpp"
+
+namespace tandem::store {
+
+using engine::RoomSnapshot;
+using engine::ShortIdRecord;
+
+namespace {
+
+constexpr auto kRetryBackoff = std::chrono::milliseconds(500);
+constexpr int kBusyTimeoutMs = 5000;
+
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  void text(int i, const std::string& v) { sqlite3_bind_text(stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void text_or_null(int i, const std::string& v) {
+    if (v.empty()) {
+      sqlite3_bind_null(stmt, i);
+    } else {
+      text(i, v);
+    }
+  }
+  void integer(int i, std::int64_t v) { sqlite3_bind_int64(stmt, i, v); }
+  void real(int i, double v) { sqlite3_bind_double(stmt, i, v); }
+  // Runs to completion; returns the sqlite result code.
+  int run() {
+    int rc = sqlite3_step(stmt);
+    while (rc == SQLITE_ROW) rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc;
+  }
+  std::string column_text(int i) {
+    const auto* p = sqlite3_column_text(stmt, i);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)))
+             : std::string();
+  }
+};
+
+}  // namespace
+
+struct SqliteJournal::Db {
+  sqlite3* handle = nullptr;
+  ~Db() {
+    if (handle) sqlite3_close(handle);
+  }
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(handle, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string message = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw std::runtime_error("sqlite: " + message);
+    }
+  }
+};
+
+SqliteJournal::SqliteJournal(std::filesystem::path db_file, SqliteJournalOptions options,
+                             metrics::Counter& write_errors)
+    : options_(options), write_errors_(write_errors), db_(std::make_unique<Db>()), uid_prefix_(util::random_hex(8)) {
+  if (sqlite3_open_v2(db_file.c_str(), &db_->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
+    throw std::runtime_error("cannot open " + db_file.string() + ": " +
+                             (db_->handle ? sqlite3_errmsg(db_->handle) : "out of memory"));
+  }
+  sqlite3_busy_timeout(db_->handle, kBusyTimeoutMs);
+  db_->exec("PRAGMA journal_mode=WAL");
+  db_->exec("PRAGMA synchronous=NORMAL");
+  writer_ = std::thread([this] { run(); });
+}
+
+SqliteJournal::~SqliteJournal() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void SqliteJournal::append(std::vector<engine::AuditEvent> events) {
+  if (events.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& e : events) {
+      if (e.uid.empty()) e.uid = uid_prefix_ + "-" + std::to_string(next_uid_++);
+      events_.push_back(std::move(e));
+    }
+  }
+  wake_.notify_one();
+}
+
+void SqliteJournal::put_room(RoomSnapshot snapshot) {
+  {
+    std::lock_guard lock(mutex_);
+    rooms_[snapshot.room_id] = std::move(snapshot);
+  }
+  wake_.notify_one();
+}
+
+void SqliteJournal::put_short_id(ShortIdRecord record) {
+  {
+    std::lock_guard lock(mutex_);
+    short_ids_.push_back(std::move(record));
+  }
+  wake_.notify_one();
+}
+
+std::size_t SqliteJournal::backlog() const {
+  std::lock_guard lock(mutex_);
+  return events_.size() + in_flight_;
+}
+
+bool SqliteJournal::healthy() const {
+  std::lock_guard lock(mutex_);
+  return healthy_;
+}
+
+void SqliteJournal::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait_for(lock, options_.flush_interval,
+                   [&] { return stopping_ || events_.size() >= options_.batch_size; });
+    if (events_.empty() && rooms_.empty() && short_ids_.empty()) {
+      drained_.notify_all();
+      if (stopping_) return;
+      continue;
+    }
+    std::vector<Event> events;
+    const std::size_t n = std::min(events_.size(), options_.batch_size);
+    events.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      events.push_back(std::move(events_.front()));
+      events_.pop_front();
+    }
+    auto rooms = std::exchange(rooms_, {});
+    auto short_ids = std::exchange(short_ids_, {});
+    in_flight_ = events.size();
+    lock.unlock();
+    const bool ok = write_batch(events, rooms, short_ids);
+    lock.lock();
+    in_flight_ = 0;
+    healthy_ = ok;
+    if (!ok) {
+      // Put everything back in front, in order, and retry after a pause. Newer room snapshots
+      // that arrived meanwhile win over the ones that failed.
+      for (auto it = events.rbegin(); it != events.rend(); ++it) events_.push_front(std::move(*it));
+      for (auto& [id, snap] : rooms) rooms_.try_emplace(id, std::move(snap));
+      short_ids_.insert(short_ids_.begin(), short_ids.begin(), short_ids.end());
+      if (stopping_) {
+        spdlog::error("audit journal: giving up at shutdown with {} events unwritten", events_.size());
+        return;
+      }
+      wake_.wait_for(lock, kRetryBackoff, [&] { return stopping_; });
+    }
+  }
+}
+
+bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string, RoomSnapshot>& rooms,
+                                std::vector<ShortIdRecord>& short_ids) {
+  try {
+    db_->exec("BEGIN IMMEDIATE");
+    try {
+      Statement insert(db_->handle, std::string(kSqliteInsertEvent).c_str());
+      for (const auto& e : events) {
+        insert.text(1, e.room_id);
+        insert.text(2, e.type);
+        insert.text_or_null(3, e.user_id);
+        insert.text(4, e.detail);
+        insert.integer(5, e.at);
+        insert.integer(6, e.seq);
+        insert.text(7, e.node_id);
+        insert.text(8, e.uid);
+        if (insert.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+      }
+      Statement upsert(db_->handle, std::string(kSqliteUpsertRoom).c_str());
+      for (const auto& [id, r] : rooms) {
+        upsert.text(1, r.room_id);
+        upsert.text_or_null(2, r.host_user_id);
+        upsert.text(3, r.url);
+        upsert.real(4, r.current_time);
+        upsert.integer(5, r.is_playing ? 1 : 0);
+        upsert.integer(6, r.guest_control ? 1 : 0);
+        upsert.integer(7, r.created_at);
+        upsert.integer(8, r.last_activity);
+        if (r.state == "archived") {
+          upsert.integer(9, r.last_activity);
+        } else {
+          sqlite3_bind_null(upsert.stmt, 9);
+        }
+        upsert.text(10, r.state);
+        upsert.integer(11, r.member_count);
+        upsert.integer(12, static_cast<std::int64_t>(r.seq));
+        upsert.text(13, r.document);
+        if (upsert.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+      }
+      // An expired id may have been minted again for another room: the newer owner wins.
+      Statement release(db_->handle, "DELETE FROM short_ids WHERE short_id = ?1 AND room_id <> ?2");
+      Statement short_id(db_->handle, std::string(kSqliteUpsertShortId).c_str());
+      for (const auto& s : short_ids) {
+        release.text(1, s.short_id);
+        release.text(2, s.room_id);
+        if (release.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+        short_id.text(1, s.short_id);
+        short_id.text(2, s.room_id);
+        short_id.integer(3, s.created_at);
+        short_id.integer(4, s.expires_at);
+        if (short_id.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+      }
+      db_->exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_->handle, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    return true;
+  } catch (const std::exception& e) {
+    write_errors_.inc();
+    spdlog::error("audit journal: write failed ({} events pending): {}", events.size(), e.what());
+    return false;
+  }
+}
+
+std::vector<RoomSnapshot> SqliteJournal::load_unarchived_rooms() {
+  std::vector<RoomSnapshot> out;
+  Statement q(db_->handle,
+              "SELECT id, snapshot FROM rooms WHERE state <> 'archived' AND snapshot IS NOT NULL");
+  while (sqlite3_step(q.stmt) == SQLITE_ROW) {
+    RoomSnapshot s;
+    s.room_id = q.column_text(0);
+    s.document = q.column_text(1);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<ShortIdRecord> SqliteJournal::load_short_ids(std::int64_t now) {
+  std::vector<ShortIdRecord> out;
+  Statement q(db_->handle, "SELECT short_id, room_id, created_at, expires_at FROM short_ids WHERE expires_at > ?1");
+  q.integer(1, now);
+  while (sqlite3_step(q.stmt) == SQLITE_ROW) {
+    out.push_back(ShortIdRecord{q.column_text(0), q.column_text(1), sqlite3_column_int64(q.stmt, 2),
+                                sqlite3_column_int64(q.stmt, 3)});
+  }
+  return out;
+}
+
+bool SqliteJournal::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  wake_.notify_one();
+  return drained_.wait_for(lock, timeout, [&] {
+    return events_.empty() && rooms_.empty() && short_ids_.empty() && in_flight_ == 0;
+  });
+}
+
+}  // namespace tandem::store
