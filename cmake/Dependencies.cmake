@@ -9,6 +9,10 @@ find_package(PkgConfig REQUIRED)
 # libpqxx and hiredis are found through pkg-config only (hiredis' CMake config is broken on Debian 12).
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# jemalloc replaces glibc's malloc in the executable: the node allocates small objects on every
+# frame from several threads, where glibc's arenas cost ~20 % of a cluster node's CPU (measured in
+# docs/performance.md). Not with the sanitizers, which bring their own allocator.
+pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 if(TANDEM_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
 endif()

@@ -32,7 +32,7 @@ RoomSnapshot room_snapshot(const room::RoomState& s, bool ended, const std::stri
   snap.seq = s.seq;
   snap.created_at = s.created_at;
   snap.last_activity = now;
-  if (ended && !s.archived) {
+  if (ended && document.empty()) {
     room::RoomState copy = s;
     copy.archived = true;
     copy.members.clear();

@@ -17,8 +17,9 @@ namespace tandem::engine {
 std::vector<AuditEvent> audit_events(const std::vector<room::AuditRecord>& records, const std::string& node_id,
                                      const std::function<std::string()>& next_uid);
 
-// The snapshot of `state` at `now`; `document` is room::to_json(state) already serialized.
-// `ended`: the room was archived (the snapshot says so and keeps no members).
+// The snapshot of `state` at `now`; `document` is room::to_json(state) already serialized, or
+// empty for a room that ended (the snapshot then holds the archived state without members).
+// `ended`: the room was archived.
 RoomSnapshot room_snapshot(const room::RoomState& state, bool ended, const std::string& document, room::Millis now);
 
 // The room's /status row at `now` (PROTOCOL.md §10: roomId, connectionCount, currentTime,

@@ -146,18 +146,29 @@ test('seat takeover with the same userId: old socket gets ERROR replaced + close
   for (const m of [h2, a2, b]) m.assertSeqOrder();
 });
 
-test('repeated JOIN to the same room on the same socket answers ROOM_STATE again and USER_JOINED to the others', async (t) => {
+test('repeated JOIN to the same room on the same socket answers ROOM_STATE again and USER_JOINED (same peerId) to the others', async (t) => {
   const srv = await startServer(t, { set: FAST });
   const roomId = newRoomId();
   const [a, b] = await party(srv, 2, { roomId });
+  const first = a.log.find((f) => f.type === 'USER_JOINED' && f.userId === b.userId);
+  assert.match(first.peerId, /^[0-9a-f]{16}$/);
   const again = await b.join({ roomId, userId: b.userId, username: 'Member 1' });
   assert.deepEqual(again.users.map((u) => u.userId), [a.userId, b.userId]);
   const uj = await a.next('USER_JOINED');
   assert.equal(uj.userId, b.userId);
+  // PROTOCOL.md §2: the peerId belongs to the connection, so the others keep their WebRTC peer.
+  assert.equal(uj.peerId, first.peerId);
   await a.none('USER_LEFT', 300);
   assert.ok(b.isOpen);
+  // A new connection of the same user (a takeover) is a new peer.
+  const b2 = await Client.connect(srv, { name: 'b2' });
+  await b2.join({ roomId, userId: b.userId, username: 'Member 1' });
+  const taken = await a.next({ type: 'USER_JOINED', userId: b.userId });
+  assert.notEqual(taken.peerId, first.peerId);
+  await a.none('USER_LEFT', 300);
   a.assertSeqOrder();
   b.assertSeqOrder();
+  b2.assertSeqOrder();
 });
 
 test('room switch: a second JOIN for another room leaves the old one (USER_LEFT and host election there, nothing to the switcher), every time', async (t) => {

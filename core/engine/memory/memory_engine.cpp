@@ -17,9 +17,11 @@ namespace {
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr auto kStatusInterval = std::chrono::milliseconds(1000);
 constexpr room::Millis kPinWindow = 60'000;
-// A room's snapshot is written at every broadcast and archive, otherwise (position and presence
-// updates arrive several times a second) at most this often.
-constexpr room::Millis kSnapshotInterval = 1'000;
+// A room's snapshot is written with every change that is audited (so a restored room never
+// re-uses an audited seq) and when it ends; other changes (heartbeats, positions, presence)
+// arrive several times a second per room and are written at most this often. Shutdown writes
+// every room.
+constexpr room::Millis kSnapshotInterval = 5'000;
 
 room::Millis now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -118,9 +120,11 @@ Outcome MemoryEngine::apply(const std::string& room_id, const room::Input& input
     auto effects = room::apply(slot->state, input, now, options_.settings);
     Outcome outcome{true, effects.join, effects.join == room::JoinOutcome::joined, false};
     for (const auto& f : effects.frames) outcome.broadcast = outcome.broadcast || (f.sequenced && !f.recipients.empty());
+    const bool audited = !effects.audit.empty();
     deliver(*slot, effects);
-    if (effects.archived || (effects.changed && (slot->state.seq != slot->persisted_seq ||
-                                                 now - slot->persisted_at >= kSnapshotInterval))) {
+    if (effects.archived || audited ||
+        (effects.changed && (slot->state.seq != slot->persisted_seq || slot->state.last_activity != slot->persisted_activity) &&
+         now - slot->persisted_at >= kSnapshotInterval)) {
       persist(*slot, now);
     }
     if (effects.archived || !slot->state.exists) {
@@ -157,6 +161,7 @@ void MemoryEngine::record(std::vector<room::AuditRecord> audit) {
 void MemoryEngine::persist(RoomSlot& slot, room::Millis now) {
   if (!slot.state.exists) return;
   slot.persisted_seq = slot.state.seq;
+  slot.persisted_activity = slot.state.last_activity;
   slot.persisted_at = now;
   journal_.put_room(room_snapshot(slot.state, slot.state.archived, boost::json::serialize(room::to_json(slot.state)), now));
 }
@@ -212,6 +217,14 @@ std::shared_ptr<const StatusRooms> MemoryEngine::status_rooms() const {
 bool MemoryEngine::stop(std::chrono::milliseconds budget) {
   stopped_.store(true);
   boost::asio::post(tick_timer_.get_executor(), [this] { tick_timer_.cancel(); });
+  const room::Millis now = now_ms();
+  for (const auto& slot : all_rooms()) {
+    std::lock_guard lock(slot->mutex);
+    if (!slot->removed && (slot->state.seq != slot->persisted_seq ||
+                           slot->state.last_activity != slot->persisted_activity)) {
+      persist(*slot, now);
+    }
+  }
   const bool flushed = journal_.drain(budget);
   if (!flushed) spdlog::error("drain: {} audit events could not be written before the deadline", journal_.backlog());
   return flushed;

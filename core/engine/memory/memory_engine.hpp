@@ -72,6 +72,7 @@ class MemoryEngine final : public Engine {
     room::RoomState state;
     bool removed = false;  // archived and taken out of the map
     std::uint64_t persisted_seq = 0;
+    room::Millis persisted_activity = 0;  // the state's last_activity when it was persisted
     room::Millis persisted_at = 0;
   };
 

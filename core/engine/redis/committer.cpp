@@ -32,6 +32,9 @@ constexpr double kPositionTolerance = 0.25;  // seconds
 // its next frame is handled anyway (only when the node's subscription is broken).
 constexpr auto kDeliveryWait = 5s;
 constexpr room::Millis kPinWindow = 60'000;
+// A room's snapshot goes to PostgreSQL with every commit that carries audit records and when
+// the room ends; other commits (heartbeats, positions) at most this often per room.
+constexpr room::Millis kSnapshotInterval = 5'000;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
 // Rounds of reconcile_room for one room (each removes one ghost member).
 constexpr int kReconcileRounds = 64;
@@ -318,7 +321,11 @@ void RoomCommitter::after_commit(RoomEntry& r, bool ended, const Commit& commit,
     }
   }
   copier_.remember(commit.audit);
-  if (r.state.created_at != 0 || ended) copier_.put_snapshot(room_snapshot(r.state, ended, commit.state, now));
+  if ((r.state.created_at != 0 || ended) &&
+      (ended || !commit.audit.empty() || now - r.snapshot_at >= kSnapshotInterval)) {
+    r.snapshot_at = now;
+    copier_.put_snapshot(room_snapshot(r.state, ended, commit.state, now));
+  }
   if (ended) {
     r.state = room::RoomState{};
     r.state.room_id = r.id;

@@ -80,6 +80,7 @@ class RoomCommitter {
     std::multimap<std::uint64_t, std::shared_ptr<asio::steady_timer>> waiters;
     std::unordered_set<room::ConnId> local_bound;
     int users = 0;  // operations in progress on the entry
+    room::Millis snapshot_at = 0;  // when this node last queued a snapshot of the room
   };
   // A connection of this node bound to a room.
   struct Binding {
