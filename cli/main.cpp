@@ -17,8 +17,8 @@
 
 namespace {
 
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
+using tandem::commands::kExitRuntime;
+using tandem::commands::kExitUsage;
 
 // Returns an exit code when argv names an unknown command, after printing a suggestion.
 std::optional<int> reject_unknown_command(int argc, char** argv) {

@@ -10,8 +10,14 @@ class App;
 
 namespace tandem::commands {
 
+// The process exit codes of every command (DESIGN.md "Operability"); `tandem loadtest` adds
+// its own above these (see its --help).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;  // a runtime failure
+inline constexpr int kExitUsage = 2;    // a usage or configuration error
+
 // What a command's `add_<cmd>` returns: the action to run once the command line has been parsed.
-// It returns the process exit code (0 ok, 1 runtime failure, 2 usage/configuration error).
+// It returns the process exit code.
 using Runner = std::function<int()>;
 
 struct CommandSpec {

@@ -25,9 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kExitOk = 0;
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
 
 // --wait backoff between connection attempts: doubles from the first to the cap.
 constexpr std::chrono::milliseconds kFirstRetryDelay = 250ms;

@@ -26,9 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kExitOk = 0;
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
 
 constexpr std::int64_t kShowEvents = 20;                  // events printed by `rooms show`
 constexpr std::chrono::milliseconds kFollowPoll = 500ms;  // --follow: pause between polls

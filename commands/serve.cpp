@@ -184,13 +184,13 @@ int run_serve(ServeOptions& options) {
   config::Config config = load_config_and_logging(options.common);
   if (options.check_config) {
     std::cout << "configuration OK (" << (config.redis && config.postgres ? "cluster" : "embedded") << " mode)\n";
-    return 0;
+    return kExitOk;
   }
   if (config.server.node_id.empty()) config.server.node_id = hostname();
   if (static_cast<bool>(config.redis) != static_cast<bool>(config.postgres)) {
     spdlog::error("cluster mode needs both [redis] and [postgres] ({} is missing); remove the other to run the "
                   "embedded node", config.redis ? "[postgres]" : "[redis]");
-    return 2;
+    return kExitUsage;
   }
 
   metrics::Registry registry;
@@ -208,9 +208,9 @@ int run_serve(ServeOptions& options) {
   // What must outlive the process: the embedded journal is flushed; a cluster node lets its
   // audit copier finish and leaves the cluster (the audit trail itself waits in Redis).
   const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(config.server.drain_timeout * kFlushShare);
-  if (!backend.engine->stop(budget)) return 1;
+  if (!backend.engine->stop(budget)) return kExitRuntime;
   spdlog::info("drained; exiting");
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace

@@ -134,7 +134,7 @@ void Node::message(const std::shared_ptr<net::WsConnection>& ws, std::string_vie
   if (!c) return;
   auto parsed = proto::parse(text);
   auto* frame = std::get_if<proto::Frame>(&parsed);
-  metrics_.messages_in.with(frame ? std::string_view(frame->type) : std::string_view("invalid")).inc();
+  metrics_.in(frame ? std::string_view(frame->type) : std::string_view("invalid")).inc();
   if (frame && std::holds_alternative<proto::Ping>(frame->body)) {
     // Answered at once, also while earlier frames wait for the engine; a member's PING then
     // refreshes its presence in the room, in order with its other frames.

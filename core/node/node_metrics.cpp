@@ -13,7 +13,20 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
       dropped_position_updates(r.counter("tandem_dropped_position_updates_total",
                                          "POSITION_UPDATE frames dropped silently for bad fields")),
       pending_frame_drops(r.counter("tandem_pending_frame_drops_total",
-                                    "Frames refused because the connection had too many frames waiting")) {}
+                                    "Frames refused because the connection had too many frames waiting")) {
+  static constexpr std::string_view kKnownTypes[] = {
+      "POSITION_UPDATE", "PING", "HOST_HEARTBEAT", "PLAY_PAUSE", "REQUEST_SYNC", "JOIN", "OFFER", "ANSWER",
+      "ICE_CANDIDATE", "SEEK", "READY", "URL_CHANGE", "LEAVE", "UPDATE_USERNAME", "TOGGLE_GUEST_CONTROL",
+      "TRANSFER_HOST", "invalid"};
+  for (const auto type : kKnownTypes) known_in_.emplace_back(type, &messages_in.with(type));
+}
+
+metrics::Counter& NodeMetrics::in(std::string_view type) {
+  for (const auto& [known, counter] : known_in_) {
+    if (known == type) return *counter;
+  }
+  return messages_in.with(type);
+}
 
 void NodeMetrics::count_if_error(std::string_view text) {
   // Every ERROR frame is serialized as {"type":"ERROR",…,"code":"…"} (proto::error_frame and the

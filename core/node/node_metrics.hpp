@@ -1,6 +1,8 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/metrics/metrics.hpp"
 
@@ -13,6 +15,9 @@ struct NodeMetrics {
 
   // Counts an ERROR frame about to be sent (text as serialized), by its code.
   void count_if_error(std::string_view text);
+  // The messages_in counter of a frame type: the protocol's types are resolved once, others go
+  // through the family (bounded label set).
+  metrics::Counter& in(std::string_view type);
 
   metrics::Registry& registry;
   metrics::CounterFamily& messages_in;
@@ -21,6 +26,9 @@ struct NodeMetrics {
   metrics::Histogram& broadcast_latency;
   metrics::Counter& dropped_position_updates;
   metrics::Counter& pending_frame_drops;
+
+ private:
+  std::vector<std::pair<std::string_view, metrics::Counter*>> known_in_;
 };
 
 }  // namespace tandem::node

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/room/steps.hpp"
+#include "core/util/random.hpp"
 
 namespace tandem::room {
 
@@ -12,17 +13,6 @@ namespace {
 
 constexpr int kIterations = 2000;
 constexpr std::size_t kKeyBytes = 32;
-
-std::string to_hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    hex += kDigits[bytes[i] >> 4];
-    hex += kDigits[bytes[i] & 0x0F];
-  }
-  return hex;
-}
 
 }  // namespace
 
@@ -33,7 +23,7 @@ PinHash hash_pin(const std::string& pin, const std::string& salt_hex) {
                                    static_cast<int>(salt_hex.size()), kIterations, EVP_sha256(),
                                    static_cast<int>(key.size()), key.data());
   if (ok != 1) throw std::runtime_error("PBKDF2 failed");
-  return PinHash{salt_hex, to_hex(key.data(), key.size())};
+  return PinHash{salt_hex, util::hex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()))};
 }
 
 bool pin_matches(const PinHash& stored, const std::string& pin) {

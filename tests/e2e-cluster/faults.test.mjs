@@ -191,12 +191,31 @@ test('rolling restart (SIGTERM one node at a time): clients move to the other no
 });
 
 test('a Redis that stops answering (SIGSTOP) is treated as lost after redis.connect_timeout, and found again after SIGCONT', async (t) => {
+  const connectTimeoutMs = 1000;
   const cluster = await startCluster(t, { privateRedis: true, set: { 'redis.connect_timeout': '1s', 'rooms.host_grace': '5s' } });
   const roomId = newRoomId('frozen');
   const members = await spreadParty(cluster.nodes, 3, { roomId });
   cluster.privateRedis.proc.kill('SIGSTOP');
   try {
-    await eventually(async () => (await get(cluster.nodes[0], '/ready')).status === 503, { timeoutMs: 6000, message: '/ready 503 with a frozen Redis' });
+    // Before the node gives Redis up, a frame that needs Redis and an HTTP request that needs it
+    // wait; neither holds up a PING (nor /status, served from the snapshot). Bound: half the
+    // time a waiting frame can wait (redis.connect_timeout), far above the 100 ms target.
+    const waiting = members[0];
+    waiting.send({ type: 'PLAY_PAUSE', control: 'pause' });
+    const shortId = get(cluster.nodes[0], `/api/short-id/${encodeURIComponent(roomId)}`);
+    const pingAt = Date.now();
+    waiting.send({ type: 'PING', timestamp: pingAt });
+    await waiting.next('PONG', connectTimeoutMs / 2);
+    const pongMs = Date.now() - pingAt;
+    const statusAt = Date.now();
+    assert.equal((await get(cluster.nodes[0], '/status')).status, 200);
+    const statusMs = Date.now() - statusAt;
+    assert.ok(pongMs < connectTimeoutMs / 2 && statusMs < connectTimeoutMs / 2,
+      `PONG after ${pongMs} ms, /status after ${statusMs} ms while Redis is frozen`);
+    assert.equal((await shortId).status, 503);  // answered once the node gives Redis up
+    for (const node of cluster.nodes) {
+      await eventually(async () => (await get(node, '/ready')).status === 503, { timeoutMs: 6000, message: `/ready 503 on ${node.port} with a frozen Redis` });
+    }
     members[1].send({ type: 'PLAY_PAUSE', control: 'play' });
     await members[1].expectError('server_busy', 3000);
   } finally {

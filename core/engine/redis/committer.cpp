@@ -41,17 +41,13 @@ constexpr int kReconcileRounds = 64;
 
 // The part of a room that a frame may change without broadcasting or auditing (the controller's
 // POSITION_UPDATE, a counted READY), so that a frame that changed only bookkeeping (last_seen,
-// last_activity) is not committed.
+// last_activity) is not committed. Members, host, URL, guest control and seq change only with a
+// broadcast or an audit record, which is committed anyway.
 struct Digest {
   double current_time;
   bool is_playing;
   room::Millis position_at;
-  std::uint64_t seq;
-  std::size_t members;
-  std::string host;
   std::optional<room::Millis> host_grace;
-  bool guest_control;
-  std::string url;
   std::uint64_t gate_id;
   std::size_t gate_ready;
   std::size_t gate_expected;
@@ -61,8 +57,7 @@ struct Digest {
 };
 
 Digest digest(const room::RoomState& s) {
-  return Digest{s.current_time, s.is_playing, s.position_at, s.seq, s.members.size(), s.host_user_id,
-                s.host_grace_deadline, s.guest_control, s.url, s.gate ? s.gate->id : 0,
+  return Digest{s.current_time, s.is_playing, s.position_at, s.host_grace_deadline, s.gate ? s.gate->id : 0,
                 s.gate ? s.gate->ready.size() : 0, s.gate ? s.gate->expected.size() : 0, s.exists, s.archived};
 }
 
@@ -70,6 +65,12 @@ Digest without_position(Digest d) {
   d.current_time = 0;
   d.position_at = 0;
   return d;
+}
+
+// Inputs that may change which nodes have members in the room.
+bool may_change_members(const room::Input& input) {
+  const auto* frame = std::get_if<room::FrameInput>(&input);
+  return !frame || std::holds_alternative<proto::Leave>(frame->frame.body);
 }
 
 bool seats(const room::RoomState& s, const room::ConnId& conn) {
@@ -241,7 +242,9 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
       join->addr_blocked = co_await address_blocked(join->client_addr);
       pin_checked = true;
     }
-    const std::vector<std::string> nodes_before = member_nodes(r.state);
+    const bool membership = may_change_members(input);
+    std::vector<std::string> nodes_before;
+    if (membership) nodes_before = member_nodes(r.state);
     const Digest before = quiet_kind ? digest(r.state) : Digest{};
     const room::Millis now = std::max(now_ms(), r.state.last_activity);
     room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
@@ -270,6 +273,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     }
 
     const bool ended = fx.archived || !r.state.exists;
+    if (!membership) nodes_before = member_nodes(r.state);
     Commit commit = plan_commit(r.state, nodes_before, fx, r.version, now, ctx_.instance, [this] { return ctx_.next_uid(); });
     std::vector<std::string> args =
         commit_arguments(ctx_.keys, r.id, commit, ctx_.config.rooms.short_id_ttl.count(), kTombstoneTtlMs);
