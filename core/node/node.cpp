@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <boost/json/serialize.hpp>
 
 #include "core/config/config.hpp"
@@ -99,9 +100,14 @@ std::shared_ptr<Node::Conn> Node::find(std::uint64_t id) const {
 }
 
 std::shared_ptr<Node::Conn> Node::find(const room::ConnId& id) const {
-  std::shared_lock lock(conns_mutex_);
-  auto it = by_conn_id_.find(id);
-  return it == by_conn_id_.end() ? nullptr : it->second;
+  // "<instance>/<n>": only this node's connections are here.
+  const std::size_t prefix = instance_.size();
+  if (id.size() <= prefix + 1 || id.compare(0, prefix, instance_) != 0 || id[prefix] != '/') return nullptr;
+  std::uint64_t n = 0;
+  const char* end = id.data() + id.size();
+  const auto [ptr, ec] = std::from_chars(id.data() + prefix + 1, end, n);
+  if (ec != std::errc() || ptr != end) return nullptr;
+  return find(n);
 }
 
 void Node::opened(const std::shared_ptr<net::WsConnection>& ws) {
@@ -112,7 +118,6 @@ void Node::opened(const std::shared_ptr<net::WsConnection>& ws) {
   c->addr = ws->client_addr();
   std::unique_lock lock(conns_mutex_);
   conns_[ws->id()] = c;
-  by_conn_id_[c->id] = c;
 }
 
 void Node::closed(const std::shared_ptr<net::WsConnection>& ws) {
@@ -123,7 +128,6 @@ void Node::closed(const std::shared_ptr<net::WsConnection>& ws) {
     if (it == conns_.end()) return;
     c = std::move(it->second);
     conns_.erase(it);
-    by_conn_id_.erase(c->id);
   }
   enqueue(c, Item{Item::Kind::closed, proto::ParseError{proto::ErrorCode::bad_json}, std::chrono::steady_clock::now()});
 }

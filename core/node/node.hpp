@@ -97,8 +97,7 @@ class Node final : public net::Handler, public engine::EngineHost {
   std::atomic<std::size_t> active_items_{0};
 
   mutable std::shared_mutex conns_mutex_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<Conn>> conns_;
-  std::unordered_map<room::ConnId, std::shared_ptr<Conn>> by_conn_id_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Conn>> conns_;  // by net connection id
 
   NodeMetrics metrics_;
   HttpApi api_;

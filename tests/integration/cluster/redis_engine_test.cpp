@@ -1,0 +1,230 @@
+// The Redis engine as a whole against the real test Redis: two engines sharing a key prefix are
+// two nodes of one cluster. Their link, committer and router are exercised through the Engine
+// interface, with a recording host in place of the node.
+#include <catch2/catch.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config/config.hpp"
+#include "core/engine/redis/redis_engine.hpp"
+#include "core/metrics/metrics.hpp"
+#include "tests/integration/fixtures.hpp"
+
+using namespace std::chrono_literals;
+namespace engine = tandem::engine;
+namespace room = tandem::room;
+
+namespace {
+
+// Records the frames delivered to this node (type and seq per recipient), thread-safe.
+class RecordingHost final : public engine::EngineHost {
+ public:
+  struct Received {
+    room::ConnId to;
+    std::string type;
+    std::string user_id;
+    std::optional<std::int64_t> seq;
+  };
+
+  void deliver(const engine::Delivery& delivery) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& frame : delivery.frames) {
+      const auto object = boost::json::parse(*frame.text).as_object();
+      for (const auto& to : frame.to) {
+        Received r{to, std::string(object.at("type").as_string()), {}, {}};
+        if (const auto* u = object.if_contains("userId"); u && u->is_string()) r.user_id = std::string(u->as_string());
+        if (const auto* s = object.if_contains("seq")) r.seq = s->to_number<std::int64_t>();
+        received_.push_back(std::move(r));
+      }
+    }
+    changed_.notify_all();
+  }
+
+  // Waits until a frame of `type` (from `user`, when given) reached `to`; returns it.
+  std::optional<Received> wait_for(const room::ConnId& to, const std::string& type, const std::string& user = {}) {
+    std::unique_lock lock(mutex_);
+    std::optional<Received> found;
+    changed_.wait_for(lock, 5s, [&] {
+      for (const auto& r : received_) {
+        if (r.to == to && r.type == type && (user.empty() || r.user_id == user)) {
+          found = r;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+
+  std::vector<std::int64_t> seqs(const room::ConnId& to) {
+    std::lock_guard lock(mutex_);
+    std::vector<std::int64_t> out;
+    for (const auto& r : received_) {
+      if (r.to == to && r.seq && r.type != "ROOM_STATE") out.push_back(*r.seq);
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Received> received_;
+};
+
+tandem::config::Config cluster_config(const tandem::testing::RedisFixture& redis, const std::string& node_id) {
+  tandem::config::Config config;
+  config.server.node_id = node_id;
+  tandem::config::Redis r;
+  r.host = redis.host();
+  r.port = redis.port();
+  r.key_prefix = redis.prefix();
+  r.connect_timeout = 2s;
+  config.redis = r;
+  tandem::config::Postgres pg;  // the audit copier's writes may fail here: they are retried
+  if (const char* host = std::getenv("TANDEM_TEST_PG_HOST")) pg.host = host;
+  if (const char* port = std::getenv("TANDEM_TEST_PG_PORT")) pg.port = static_cast<std::uint16_t>(std::atoi(port));
+  if (const char* db = std::getenv("TANDEM_TEST_PG_DB")) pg.database = db;
+  if (const char* user = std::getenv("TANDEM_TEST_PG_USER")) pg.user = user;
+  if (const char* password = std::getenv("TANDEM_TEST_PG_PASSWORD")) pg.password = password;
+  config.postgres = pg;
+  return config;
+}
+
+// One node: an engine, its host, its metrics.
+struct TestNode {
+  TestNode(const tandem::testing::RedisFixture& redis, const std::string& node_id)
+      : config(cluster_config(redis, node_id)), engine(config, registry) {
+    engine.start(host);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!engine.can_serve() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    REQUIRE(engine.can_serve());
+  }
+  ~TestNode() { engine.stop(2s); }
+
+  room::ConnId conn(int n) const { return engine.instance() + "/" + std::to_string(n); }
+
+  engine::Outcome submit(const std::string& room_id, room::Input input, const room::ConnId& origin) {
+    std::promise<engine::Outcome> promise;
+    auto result = promise.get_future();
+    engine.submit(engine::Submission{room_id, std::move(input), origin},
+                  [&promise](engine::Outcome o) { promise.set_value(o); });
+    REQUIRE(result.wait_for(10s) == std::future_status::ready);
+    return result.get();
+  }
+
+  engine::Outcome join(const std::string& room_id, const std::string& user, int n) {
+    room::JoinInput in;
+    in.conn = conn(n);
+    in.node_id = engine.instance();
+    in.client_addr = "10.0.0." + std::to_string(n);
+    in.join.room_id = room_id;
+    in.join.user_id = user;
+    in.peer_id = "peer" + std::to_string(n);
+    in.session_token = std::string(32, 'a');
+    in.pin_salt = std::string(32, 'b');
+    return submit(room_id, std::move(in), conn(n));
+  }
+
+  tandem::config::Config config;
+  tandem::metrics::Registry registry;
+  RecordingHost host;
+  engine::redis::RedisEngine engine;
+};
+
+tandem::proto::Frame play_frame() {
+  tandem::proto::Frame frame;
+  frame.type = "PLAY_PAUSE";
+  frame.body = tandem::proto::PlayPause{true, 12.0, std::nullopt};
+  return frame;
+}
+
+}  // namespace
+
+TEST_CASE("two Redis engines deliver a room's broadcasts to members on both nodes, in seq order", "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  TestNode b(redis, "nb");
+  const std::string room_id = tandem::testing::unique_name("room-");
+
+  const auto first = a.join(room_id, "u1", 1);
+  CHECK(first.applied);
+  CHECK(first.join == room::JoinOutcome::joined);
+  CHECK(first.seated);
+  REQUIRE(a.host.wait_for(a.conn(1), "ROOM_STATE"));
+
+  const auto second = b.join(room_id, "u2", 1);
+  CHECK(second.seated);
+  REQUIRE(b.host.wait_for(b.conn(1), "ROOM_STATE"));
+  // The other node's member hears of the join through its own channel.
+  REQUIRE(a.host.wait_for(a.conn(1), "USER_JOINED", "u2"));
+
+  const auto played = a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), play_frame()}, a.conn(1));
+  CHECK(played.applied);
+  CHECK(played.broadcast);
+  const auto on_a = a.host.wait_for(a.conn(1), "PLAY_PAUSE");
+  const auto on_b = b.host.wait_for(b.conn(1), "PLAY_PAUSE");
+  REQUIRE(on_a);
+  REQUIRE(on_b);
+  CHECK(on_a->seq == on_b->seq);
+  const auto seqs = b.host.seqs(b.conn(1));
+  for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
+
+  // A guest may not play: the answer goes to the sender only and nothing is committed.
+  const auto refused = b.submit(room_id, room::FrameInput{b.conn(1), b.engine.instance(), play_frame()}, b.conn(1));
+  CHECK(refused.applied);
+  CHECK_FALSE(refused.broadcast);
+  CHECK(b.host.wait_for(b.conn(1), "ERROR"));
+}
+
+TEST_CASE("presence and short ids are answered by callbacks from the engine's thread", "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  a.join(room_id, "u1", 1);
+  a.join(room_id, "u2", 2);
+
+  // /status summaries are what presence reads: written by the commit script.
+  std::promise<std::optional<std::size_t>> presence;
+  a.engine.presence(room_id, [&](std::optional<std::size_t> n) { presence.set_value(n); });
+  auto count = presence.get_future();
+  REQUIRE(count.wait_for(5s) == std::future_status::ready);
+  CHECK(count.get() == std::optional<std::size_t>(2));
+
+  std::promise<engine::ShortIdResult> minted;
+  a.engine.short_id(room_id, "10.0.0.1", [&](engine::ShortIdResult r) { minted.set_value(r); });
+  auto result = minted.get_future();
+  REQUIRE(result.wait_for(5s) == std::future_status::ready);
+  const auto short_id = result.get().short_id;
+  CHECK(short_id.size() == 8);
+
+  std::promise<std::optional<std::string>> found;
+  a.engine.room_for_short_id(short_id, [&](std::optional<std::string> r) { found.set_value(r); });
+  auto lookup = found.get_future();
+  REQUIRE(lookup.wait_for(5s) == std::future_status::ready);
+  CHECK(lookup.get() == std::optional<std::string>(room_id));
+}
+
+TEST_CASE("a node's disconnect is committed and reaches the other node's members", "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  TestNode b(redis, "nb");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  a.join(room_id, "u1", 1);
+  b.join(room_id, "u2", 1);
+  REQUIRE(a.host.wait_for(a.conn(1), "USER_JOINED", "u2"));
+  const auto gone = b.submit(room_id, room::DisconnectInput{b.conn(1), false}, room::ConnId());
+  CHECK(gone.applied);
+  REQUIRE(a.host.wait_for(a.conn(1), "USER_LEFT", "u2"));
+  CHECK(a.engine.idle());
+  CHECK(b.engine.idle());
+}
