@@ -117,7 +117,7 @@ for scenario in "${scenarios[@]}"; do
 
   report="$out/crossnode-$scenario.json"
   SAMPLE_PID=${pids[0]} SAMPLE_PORT=${ports[0]} STEADY_AT=$((duration * 3 / 4)) \
-    run_sampled "$binary" loadtest "${urls[@]}" --clients "$clients" --room-size 4 \
+    run_sampled "${LOADTEST_BINARY:-$binary}" loadtest "${urls[@]}" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "${duration}s" --warmup 10s \
     --address-per-room --quiet --out "$report" \
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \

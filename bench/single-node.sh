@@ -88,7 +88,7 @@ for scenario in "${scenarios[@]}"; do
   report="$out/$scenario.json"
   SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((warmup + duration / 2)) \
     WINDOW_FROM=$warmup WINDOW_TO=$((warmup + duration - 2)) \
-    run_sampled "$binary" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
+    run_sampled "${LOADTEST_BINARY:-$binary}" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "$((warmup + duration))s" --warmup "${warmup}s" --workers "$workers" \
     --address-per-room --quiet --out "$report" \
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \

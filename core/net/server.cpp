@@ -63,32 +63,37 @@ asio::awaitable<void> write_simple(beast::tcp_stream& stream, const HttpResponse
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-// The handler's answer to one request. The handler may respond inline (most requests: no post,
-// no timer) or later from any thread; then the connection's strand takes the response up. No
+// The handler's answer to one request. The handler may respond inline (most requests: no timer,
+// no post) or later from any thread; then the connection's strand takes the response up. No
 // answer within `timeout`: 503.
 asio::awaitable<HttpResponse> answer(Handler& handler, const HttpRequest& request,
                                      std::chrono::milliseconds timeout) {
   struct Wait {
-    explicit Wait(const asio::any_io_executor& executor) : timer(executor) {}
-    asio::steady_timer timer;
+    asio::any_io_executor executor;
     std::mutex mutex;
     bool calling = true;  // inside handler.http(): a response now needs no wake-up
     std::optional<HttpResponse> response;
+    std::optional<asio::steady_timer> timer;  // made only when the answer comes later
   };
-  auto wait = std::make_shared<Wait>(co_await asio::this_coro::executor);
+  auto wait = std::make_shared<Wait>();
+  wait->executor = co_await asio::this_coro::executor;
   handler.http(request, [wait](HttpResponse response) {
     std::lock_guard lock(wait->mutex);
     wait->response = std::move(response);
     // Runs on the connection's strand, so it cannot overtake the coroutine's wait below.
-    if (!wait->calling) asio::post(wait->timer.get_executor(), [wait] { wait->timer.cancel(); });
+    if (!wait->calling) {
+      asio::post(wait->executor, [wait] {
+        if (wait->timer) wait->timer->cancel();
+      });
+    }
   });
   {
     std::lock_guard lock(wait->mutex);
     wait->calling = false;
     if (wait->response) co_return std::move(*wait->response);
+    wait->timer.emplace(wait->executor, timeout);
   }
-  wait->timer.expires_after(timeout);
-  co_await wait->timer.async_wait(use_tuple);
+  co_await wait->timer->async_wait(use_tuple);
   std::lock_guard lock(wait->mutex);
   if (wait->response) co_return std::move(*wait->response);
   co_return plain(503, "Service unavailable; try again");
