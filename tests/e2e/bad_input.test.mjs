@@ -324,12 +324,15 @@ test('PIN guessing from one address over limits.pin_attempts_per_ip_minute: too_
   const fifth = await guess(third); // the 5th wrong attempt from this address
   assert.ok(fifth.code === 'bad_pin' || fifth.code === 'too_many_attempts', `5th attempt: ${JSON.stringify(fifth)}`);
   await sleep(200);
-  // From now on every JOIN to a PIN-protected room from this address is refused unchecked.
-  const blocked = await Client.connect(srv, attacker);
-  blocked.sendJoin({ roomId, userId: newUserId('e'), pin: '424242' });
-  const err = await blocked.next('ERROR');
-  assert.equal(err.code, 'too_many_attempts', `right PIN from a blocked address answered ${JSON.stringify(err)}`);
-  assert.equal((await blocked.waitClose(2000)).code, 1008);
+  // From now on every JOIN to a PIN-protected room from this address is refused unchecked: the
+  // right PIN, a wrong one, none.
+  for (const pin of ['424242', '000000', null]) {
+    const blocked = await Client.connect(srv, attacker);
+    blocked.sendJoin({ roomId, userId: newUserId('e'), pin });
+    const err = await blocked.next('ERROR');
+    assert.equal(err.code, 'too_many_attempts', `PIN ${pin} from a blocked address answered ${JSON.stringify(err)}`);
+    assert.equal((await blocked.waitClose(2000)).code, 1008);
+  }
   await host.none('USER_JOINED', 100);
   // Other addresses are not affected; the blocked address may still join rooms without a PIN.
   const friend = await Client.connect(srv, { localAddress: '127.0.0.4' });
@@ -366,12 +369,19 @@ test('message flood: the bucket counts frames before JOIN too (PING and JOIN inc
   const by = await bystanders(srv);
   const c = await Client.connect(srv, { name: 'unbound flooder' });
   const t0 = Date.now();
-  for (let i = 0; i < 2000; i++) c.send({ type: 'PING', timestamp: i });
+  // Every other frame a JOIN without userId: each one admitted is answered missing_fields.
+  for (let i = 0; i < 2000; i++) {
+    c.send(i % 2 ? { type: 'JOIN', roomId: 'flood' } : { type: 'PING', timestamp: i });
+  }
   await c.next((f) => f.type === 'ERROR' && f.code === 'rate_limited', 3000);
   await sleep(500);
   const floodSeconds = (Date.now() - t0) / 1000;
   const pongs = c.log.filter((f) => f.type === 'PONG').length;
-  assert.ok(pongs >= 150 && pongs <= 200 + 50 * floodSeconds + 5, `${pongs} PONGs in ${floodSeconds}s`);
+  const joins = c.log.filter((f) => f.type === 'ERROR' && f.code === 'missing_fields').length;
+  const admitted = pongs + joins;
+  assert.ok(admitted >= 150 && admitted <= 200 + 50 * floodSeconds + 5,
+    `${pongs} PONGs and ${joins} JOIN answers in ${floodSeconds}s (msgs_burst 200, msgs_per_sec 50)`);
+  assert.ok(pongs > 0 && joins > 0, 'both kinds of frame were admitted and counted');
   await by.check();
 });
 

@@ -71,10 +71,18 @@ test('PIN: malformed PINs (17 chars, non-integer number, object) are invalid_pin
     c.sendJoin({ roomId, userId: newUserId('c'), pin });
     await c.expectError('invalid_pin');
   }
-  // Creating a room with a malformed PIN fails too, and creates nothing.
+  // Creating a room with a malformed PIN fails too, and creates nothing: the next JOIN of that id
+  // creates the room itself (it becomes host, its own PIN protects it).
   const r2 = newRoomId();
   c.sendJoin({ roomId: r2, userId: newUserId('c'), pin: '1'.repeat(17) });
   await c.expectError('invalid_pin');
+  const creator = await Client.connect(srv);
+  const created = await creator.join({ roomId: r2, userId: newUserId('k'), pin: '5555' });
+  assert.equal(created.hostUserId, creator.userId);
+  assert.deepEqual(created.users.map((u) => u.userId), [creator.userId]);
+  const outsider = await Client.connect(srv);
+  outsider.sendJoin({ roomId: r2, userId: newUserId('o') });
+  await outsider.expectError('bad_pin');
   // 0 as a number is "0".
   await c.join({ roomId, userId: newUserId('c'), pin: 0 });
 });
