@@ -86,13 +86,13 @@ void AuditCopier::requeue() {
 }
 
 awaitable<bool> AuditCopier::write(store::PgBatch batch) {
-  auto ok = co_await asio::async_initiate<decltype(use_awaitable), void(bool)>(
+  const bool committed = co_await asio::async_initiate<decltype(use_awaitable), void(bool)>(
       [this](auto handler, store::PgBatch b) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         pg_.write(std::move(b), [shared, this](bool ok) { asio::post(ctx_.io, [shared, ok] { (*shared)(ok); }); });
       },
       use_awaitable, std::move(batch));
-  co_return ok;
+  co_return committed;
 }
 
 awaitable<void> AuditCopier::finish(SteadyTime deadline) {

@@ -178,8 +178,8 @@ std::size_t RoomCommitter::local_room_count() const {
 // ---- changes ---------------------------------------------------------------------------------
 
 awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input, room::ConnId origin, bool* gone) {
-  if (const auto* gone = std::get_if<room::DisconnectInput>(&input); gone && !gone->switching) {
-    unbind(gone->conn, room_id);  // the connection is gone: it holds no binding from now on
+  if (const auto* left = std::get_if<room::DisconnectInput>(&input); left && !left->switching) {
+    unbind(left->conn, room_id);  // the connection is gone: it holds no binding from now on
   }
   auto r = entry(room_id);
   ++r->users;
