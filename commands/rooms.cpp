@@ -63,10 +63,7 @@ std::sig_atomic_t volatile g_stop = 0;
 
 extern "C" void on_stop_signal(int) { g_stop = 1; }
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using util::epoch_ms;
 
 store::Format parse_format(const std::string& text) {
   const auto format = store::parse_format(text);
@@ -88,7 +85,7 @@ std::int64_t limit_or(std::int64_t limit, std::int64_t fallback) { return limit 
 void print(const std::string& text) { std::cout << text << std::flush; }
 
 int run_list(store::RoomStore& rooms, const RoomsOptions& o) {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = epoch_ms();
   store::RoomFilter filter;
   if (!o.state.empty()) {
     if (o.state != "live" && o.state != "idle" && o.state != "archived") {
@@ -116,12 +113,12 @@ int run_show(store::RoomStore& rooms, const RoomsOptions& o) {
   store::EventFilter filter;
   filter.room_id = o.room;
   filter.limit = kShowEvents;
-  print(store::format_room(*room, rooms.events(filter), format, now_ms()));
+  print(store::format_room(*room, rooms.events(filter), format, epoch_ms()));
   return kExitOk;
 }
 
 int run_events(store::RoomStore& rooms, const RoomsOptions& o) {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = epoch_ms();
   const auto format = parse_format(o.format);
   store::EventFilter filter;
   filter.room_id = o.room;
@@ -161,7 +158,7 @@ int run_events(store::RoomStore& rooms, const RoomsOptions& o) {
 int run_purge(store::RoomStore& rooms, const RoomsOptions& o) {
   const auto age = util::parse_duration(o.older_than);
   if (!age) throw UsageError{"--older-than '" + o.older_than + "': expected " + std::string(util::kDurationForms)};
-  const auto counts = rooms.purge(now_ms() - age->count(), o.dry_run);
+  const auto counts = rooms.purge(epoch_ms() - age->count(), o.dry_run);
   auto plural = [](std::int64_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };

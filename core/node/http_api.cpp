@@ -11,6 +11,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/node/status_document.hpp"
 #include "core/util/text.hpp"
+#include "core/util/duration.hpp"
 
 namespace tandem::node {
 
@@ -56,10 +57,7 @@ namespace {
 
 using Respond = net::Handler::Respond;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using util::epoch_ms;
 
 // Adds the CORS headers when `cors`, then responds.
 Respond finishing(Respond respond, bool cors) {
@@ -165,7 +163,7 @@ void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
   if (segments.size() == 1 && segments[0] == "status") {
     const auto& mode = config_.http.status_detail;
     if (mode == "off") return done(json_response(404, {{"error", "Not found"}}));
-    const StatusContext context{config_.server.node_id, iso_time(now_ms()), node_.local_connections(),
+    const StatusContext context{config_.server.node_id, iso_time(epoch_ms()), node_.local_connections(),
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()};
     return done(net::HttpResponse{200, "application/json",
                                   render_status(*engine_.status_rooms(), mode, request.client_addr, context), {}});

@@ -9,6 +9,7 @@
 #include "core/config/config.hpp"
 #include "core/proto/error_code.hpp"
 #include "core/util/random.hpp"
+#include "core/util/duration.hpp"
 
 namespace tandem::node {
 
@@ -19,10 +20,7 @@ namespace {
 constexpr std::size_t kMinPendingFrames = 256;
 constexpr std::uint16_t kClosePolicy = 1008;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using util::epoch_ms;
 
 // Frames that change no room state: served while the audit backlog is full.
 bool read_only(const proto::Frame& frame) {
@@ -142,7 +140,7 @@ void Node::message(const std::shared_ptr<net::WsConnection>& ws, std::string_vie
   if (frame && std::holds_alternative<proto::Ping>(frame->body)) {
     // Answered at once, also while earlier frames wait for the engine; a member's PING then
     // refreshes its presence in the room, in order with its other frames.
-    const boost::json::object pong{{"type", "PONG"}, {"timestamp", now_ms()}};
+    const boost::json::object pong{{"type", "PONG"}, {"timestamp", epoch_ms()}};
     metrics_.messages_out.inc();
     ws->send(std::make_shared<const std::string>(boost::json::serialize(pong)));
     if (!bound_room(*c).empty()) enqueue(c, Item{Item::Kind::seen, {}, received});

@@ -9,6 +9,7 @@
 
 #include "core/engine/records.hpp"
 #include "core/metrics/metrics.hpp"
+#include "core/util/duration.hpp"
 
 namespace tandem::engine::memory {
 
@@ -23,10 +24,7 @@ constexpr room::Millis kPinWindow = 60'000;
 // every room.
 constexpr room::Millis kSnapshotInterval = 5'000;
 
-room::Millis now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using util::epoch_ms;
 
 }  // namespace
 
@@ -60,7 +58,7 @@ std::vector<std::shared_ptr<MemoryEngine::RoomSlot>> MemoryEngine::all_rooms() c
 
 void MemoryEngine::start(EngineHost& host) {
   host_ = &host;
-  const room::Millis now = now_ms();
+  const room::Millis now = epoch_ms();
   std::size_t restored = 0;
   for (auto& snapshot : journal_.load_unarchived_rooms()) {
     try {
@@ -89,11 +87,11 @@ void MemoryEngine::submit(Submission submission, std::function<void(Outcome)> do
   bool create = false;
   if (auto* join = std::get_if<room::JoinInput>(&submission.input)) {
     create = true;
-    join->addr_blocked = address_blocked(join->client_addr, now_ms());
+    join->addr_blocked = address_blocked(join->client_addr, epoch_ms());
   }
   const Outcome outcome = apply(submission.room_id, submission.input, create);
   if (outcome.join == room::JoinOutcome::pin_rejected) {
-    record_pin_failure(std::get<room::JoinInput>(submission.input).client_addr, now_ms());
+    record_pin_failure(std::get<room::JoinInput>(submission.input).client_addr, epoch_ms());
   }
   if (done) done(outcome);
 }
@@ -116,7 +114,7 @@ Outcome MemoryEngine::apply(const std::string& room_id, const room::Input& input
     }
     std::lock_guard room_lock(slot->mutex);
     if (slot->removed) continue;  // archived between lookup and lock: look again
-    const room::Millis now = std::max(now_ms(), slot->state.last_activity);
+    const room::Millis now = std::max(epoch_ms(), slot->state.last_activity);
     auto effects = room::apply(slot->state, input, now, options_.settings);
     Outcome outcome{true, effects.join, effects.join == room::JoinOutcome::joined, false};
     for (const auto& f : effects.frames) outcome.broadcast = outcome.broadcast || (f.sequenced && !f.recipients.empty());
@@ -199,14 +197,14 @@ void MemoryEngine::presence(const std::string& room_id, std::function<void(std::
 
 void MemoryEngine::short_id(const std::string& room_id, const std::string& client_addr,
                             std::function<void(ShortIdResult)> done) {
-  auto result = short_ids_.get_or_mint(room_id, client_addr, now_ms());
+  auto result = short_ids_.get_or_mint(room_id, client_addr, epoch_ms());
   if (result.minted) journal_.put_short_id(*result.minted);
   done(ShortIdResult{result.short_id, result.rate_limited});
 }
 
 void MemoryEngine::room_for_short_id(const std::string& short_id,
                                      std::function<void(std::optional<std::string>)> done) {
-  done(short_ids_.room_for(short_id, now_ms()));
+  done(short_ids_.room_for(short_id, epoch_ms()));
 }
 
 std::shared_ptr<const StatusRooms> MemoryEngine::status_rooms() const {
@@ -217,7 +215,7 @@ std::shared_ptr<const StatusRooms> MemoryEngine::status_rooms() const {
 bool MemoryEngine::stop(std::chrono::milliseconds budget) {
   stopped_.store(true);
   boost::asio::post(tick_timer_.get_executor(), [this] { tick_timer_.cancel(); });
-  const room::Millis now = now_ms();
+  const room::Millis now = epoch_ms();
   for (const auto& slot : all_rooms()) {
     std::lock_guard lock(slot->mutex);
     if (!slot->removed && (slot->state.seq != slot->persisted_seq ||
@@ -245,7 +243,7 @@ void MemoryEngine::schedule_tick() {
 }
 
 void MemoryEngine::tick() {
-  const room::Millis now = now_ms();
+  const room::Millis now = epoch_ms();
   for (const auto& slot : all_rooms()) {
     std::optional<room::Millis> due;
     std::string room_id;

@@ -183,7 +183,6 @@ awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input
   }
   auto r = entry(room_id);
   ++r->users;
-  ++active_ops_;
   co_await lock(r);
   Result result;
   try {
@@ -196,7 +195,6 @@ awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input
   unlock(*r);
   if (result.outcome.applied && result.version != 0 && !origin.empty()) co_await wait_processed(r, result.version);
   --r->users;
-  --active_ops_;
   release(r);
   if (!result.outcome.applied && std::holds_alternative<room::DisconnectInput>(input)) {
     ctx_.spawn(reconcile_room(room_id), "reconcile");
@@ -211,7 +209,7 @@ awaitable<void> RoomCommitter::refresh_seen(room::ConnId conn) {
   if (!ctx_.settings.strict_identity || !link_.up()) co_return;
   auto it = bindings_.find(conn);
   if (it == bindings_.end()) co_return;
-  const room::Millis now = now_ms();
+  const room::Millis now = epoch_ms();
   if (now - it->second.seen_committed < ctx_.settings.stale_after / 4) co_return;
   it->second.seen_committed = now;
   std::string room_id = it->second.room;
@@ -246,7 +244,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     std::vector<std::string> nodes_before;
     if (membership) nodes_before = member_nodes(r.state);
     const Digest before = quiet_kind ? digest(r.state) : Digest{};
-    const room::Millis now = std::max(now_ms(), r.state.last_activity);
+    const room::Millis now = std::max(epoch_ms(), r.state.last_activity);
     room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
 
     bool needs_commit = !fx.audit.empty() || fx.archived ||
@@ -352,14 +350,14 @@ awaitable<void> RoomCommitter::wait_processed(std::shared_ptr<RoomEntry> r, std:
 }
 
 awaitable<bool> RoomCommitter::address_blocked(const std::string& addr) {
-  const room::Millis now = now_ms();
+  const room::Millis now = epoch_ms();
   const auto reply =
       co_await link_.callv("ZCOUNT", ctx_.keys.pin_failures(addr), std::to_string(now - kPinWindow + 1), "+inf");
   co_return reply.type == Reply::Type::integer && reply.integer >= ctx_.config.limits.pin_attempts_per_ip_minute;
 }
 
 void RoomCommitter::record_pin_failure(const std::string& addr) {
-  const room::Millis now = now_ms();
+  const room::Millis now = epoch_ms();
   const std::string key = ctx_.keys.pin_failures(addr);
   link_.fire({"ZADD", key, std::to_string(now), ctx_.next_uid()});
   link_.fire({"ZREMRANGEBYSCORE", key, "-inf", std::to_string(now - kPinWindow)});

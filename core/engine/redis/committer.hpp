@@ -58,8 +58,6 @@ class RoomCommitter {
   // The rooms with members of this node, and the connections of this node bound to a room.
   std::size_t local_room_count() const;
   bool has_members_here(const std::string& room_id) const;
-  std::size_t bound_count() const { return bindings_.size(); }
-  bool busy() const { return active_ops_ > 0; }
 
  private:
   struct RoomEntry {
@@ -115,7 +113,6 @@ class RoomCommitter {
   AuditCopier& copier_;
   std::unordered_map<std::string, std::shared_ptr<RoomEntry>> rooms_;
   std::unordered_map<room::ConnId, Binding> bindings_;
-  std::size_t active_ops_ = 0;
 };
 
 }  // namespace tandem::engine::redis

@@ -24,6 +24,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/redis/connection.hpp"
 #include "core/room/room.hpp"
+#include "core/util/duration.hpp"
 
 namespace tandem::engine::redis {
 
@@ -34,10 +35,7 @@ using namespace std::chrono_literals;
 using SteadyTime = std::chrono::steady_clock::time_point;
 using Reply = tandem::redis::Reply;
 
-inline room::Millis now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using util::epoch_ms;
 
 inline awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);

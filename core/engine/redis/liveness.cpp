@@ -19,7 +19,7 @@ void Liveness::start() {
 void Liveness::register_node() {
   const auto ttl = std::to_string(std::max<std::int64_t>(node_ttl_.count() * 6 / 10, 1));
   link_.fire({"SET", ctx_.keys.node(ctx_.instance), ctx_.config.server.node_id, "PX", ttl});
-  link_.fire({"ZADD", ctx_.keys.nodes(), std::to_string(now_ms() + node_ttl_.count()), ctx_.instance});
+  link_.fire({"ZADD", ctx_.keys.nodes(), std::to_string(epoch_ms() + node_ttl_.count()), ctx_.instance});
 }
 
 awaitable<void> Liveness::leave() {
@@ -40,7 +40,7 @@ awaitable<void> Liveness::heartbeat_loop() {
   while (!stopping_) {
     co_await sleep_for(interval);
     if (stopping_ || !link_.up()) continue;
-    const room::Millis now = now_ms();
+    const room::Millis now = epoch_ms();
     heartbeat_sent_ = std::chrono::steady_clock::now();
     heartbeat_pending_ = true;
     const auto previous = co_await link_.callv("SET", ctx_.keys.node(ctx_.instance), ctx_.config.server.node_id, "PX",
@@ -73,7 +73,7 @@ awaitable<void> Liveness::reaper_loop() {
     co_await sleep_for(interval);
     if (stopping_ || !link_.up()) continue;
     const auto due =
-        co_await link_.callv("ZRANGEBYSCORE", ctx_.keys.nodes(), "-inf", std::to_string(now_ms()), "LIMIT", "0", "16");
+        co_await link_.callv("ZRANGEBYSCORE", ctx_.keys.nodes(), "-inf", std::to_string(epoch_ms()), "LIMIT", "0", "16");
     for (const auto& e : due.elements) {
       const std::string node = e.text;
       if (node == ctx_.instance || cleaning_.count(node) != 0) continue;

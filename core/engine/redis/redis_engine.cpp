@@ -90,7 +90,6 @@ class RedisEngine::Impl {
   Liveness liveness_;
 
   std::atomic<bool> link_up_{false};
-  std::atomic<bool> draining_{false};
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<std::size_t> status_room_count_{0};
   std::atomic<std::size_t> local_room_count_{0};
@@ -225,7 +224,7 @@ void RedisEngine::Impl::presence(const std::string& room_id, std::function<void(
       if (reply.type == Reply::Type::nil) return done(std::size_t{0});
       if (reply.type == Reply::Type::string) {
         try {
-          return done(render_status_entry(reply.text, now_ms()).members);
+          return done(render_status_entry(reply.text, epoch_ms()).members);
         } catch (const std::exception&) {
         }
       }
@@ -245,7 +244,7 @@ void RedisEngine::Impl::short_id(const std::string& room_id, const std::string& 
 awaitable<void> RedisEngine::Impl::mint(std::string room_id, std::string addr, std::function<void(ShortIdResult)> done) {
   ShortIdResult result;
   try {
-    const room::Millis now = now_ms();
+    const room::Millis now = epoch_ms();
     auto& mints = mints_by_addr_[addr];
     while (!mints.empty() && mints.front() <= now - kMintWindow) mints.pop_front();
     const bool may_mint = mints.size() < static_cast<std::size_t>(ctx_.config.limits.short_ids_per_minute);
@@ -290,7 +289,7 @@ awaitable<void> RedisEngine::Impl::deadline_loop() {
   while (!stopping_) {
     co_await sleep_for(kTickInterval);
     if (stopping_ || !link_.up()) continue;
-    const room::Millis now = now_ms();
+    const room::Millis now = epoch_ms();
     const auto due = co_await link_.callv("ZRANGEBYSCORE", ctx_.keys.deadlines(), "-inf", std::to_string(now),
                                           "WITHSCORES", "LIMIT", "0", std::to_string(kTicksPerRound));
     for (std::size_t i = 0; i + 1 < due.elements.size(); i += 2) {
@@ -336,7 +335,7 @@ awaitable<void> RedisEngine::Impl::status_loop() {
       } while (cursor != "0");
       const std::size_t local_rooms = committer_.local_room_count();
       local_room_count_.store(local_rooms);
-      const room::Millis now = now_ms();
+      const room::Millis now = epoch_ms();
       for (auto it = mints_by_addr_.begin(); it != mints_by_addr_.end();) {
         while (!it->second.empty() && it->second.front() <= now - kMintWindow) it->second.pop_front();
         it = it->second.empty() ? mints_by_addr_.erase(it) : std::next(it);
@@ -429,7 +428,8 @@ void RedisEngine::room_for_short_id(const std::string& short_id,
   impl_->room_for_short_id(short_id, std::move(done));
 }
 std::shared_ptr<const StatusRooms> RedisEngine::status_rooms() const { return impl_->status(); }
-void RedisEngine::begin_drain() { impl_->draining_.store(true); }
+// Readiness while draining is the node's; the engine keeps committing disconnects until stop().
+void RedisEngine::begin_drain() {}
 bool RedisEngine::idle() const { return impl_->in_flight_.load() == 0; }
 bool RedisEngine::stop(std::chrono::milliseconds budget) { return impl_->stop(budget); }
 

@@ -45,7 +45,7 @@ void EnvelopeRouter::deliver(const Envelope& env) {
   }
   if (delivery.frames.empty() && delivery.closes.empty()) return;
   if (sequenced && env.sent_at > 0) {
-    ctx_.metrics.delivery_latency.observe(static_cast<double>(std::max<room::Millis>(0, now_ms() - env.sent_at)) /
+    ctx_.metrics.delivery_latency.observe(static_cast<double>(std::max<room::Millis>(0, epoch_ms() - env.sent_at)) /
                                           1000.0);
   }
   ctx_.host->deliver(delivery);
@@ -85,7 +85,7 @@ void EnvelopeRouter::relay(const std::string& room_id, room::Effects& fx) {
   if (remote.empty()) return;
   std::sort(nodes.begin(), nodes.end());
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
-  const std::string payload = encode_envelope(room_id, 0, now_ms(), remote, {}, {});
+  const std::string payload = encode_envelope(room_id, 0, epoch_ms(), remote, {}, {});
   for (const auto& node : nodes) link_.fire({"PUBLISH", ctx_.keys.node_channel(node), payload});
 }
 
