@@ -12,7 +12,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcli11-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-      libpqxx-dev libhiredis-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev libssl-dev libjemalloc-dev \
+      libpqxx-dev libhiredis-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev libssl-dev libjemalloc-dev prometheus-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # .dockerignore admits only the sources the binary is built from (no .git: the version reads
@@ -29,7 +29,7 @@ FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libpqxx-6.4 libhiredis0.14 libspdlog1.10 libfmt9 libboost-json1.81.0 libboost-url1.81.0 \
-      libsqlite3-0 libssl3 libtomlplusplus3 libjemalloc2 ca-certificates \
+      libsqlite3-0 libssl3 libtomlplusplus3 libjemalloc2 libprometheus-cpp-core1.0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 tandem \
  && useradd --uid 10001 --gid tandem --no-create-home --home-dir /var/lib/tandem --shell /usr/sbin/nologin tandem \

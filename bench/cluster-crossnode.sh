@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-binary="$here/../build/cli/tandem"
+binary="$here/../build/release/cli/tandem"
 out="$here/results"
 duration=60
 nodes=3

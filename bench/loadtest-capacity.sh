@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-binary="$here/../build-lt/cli/tandem"
+binary="$here/../build/release/cli/tandem"
 out="$here/results"
 duration=30
 while getopts "b:o:d:" opt; do

@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-binary="$here/../build-lt/cli/tandem"
+binary="$here/../build/release/cli/tandem"
 out="$here/results"
 duration=60
 while getopts "b:o:d:" opt; do

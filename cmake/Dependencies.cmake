@@ -13,6 +13,8 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 # frame from several threads, where glibc's arenas cost ~20 % of a cluster node's CPU (measured in
 # docs/performance.md). Not with the sanitizers, which bring their own allocator.
 pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+# The metrics registry, families and text format (prometheus-cpp-dev; only its core library).
+find_package(prometheus-cpp CONFIG REQUIRED)  # Debian 12: 1.0.1, its config file carries no version
 if(TANDEM_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
 endif()

@@ -22,7 +22,7 @@ void add_common_options(CLI::App& app, CommonOptions& options) {
       ->check(CLI::IsMember({"text", "json", "auto"}));
 }
 
-config::Config load_config_and_logging(const CommonOptions& options) {
+config::Sources config_sources(const CommonOptions& options) {
   config::Sources sources;
   if (!options.config_path.empty()) {
     sources.file = options.config_path;
@@ -42,7 +42,11 @@ config::Config load_config_and_logging(const CommonOptions& options) {
   if (!options.log_level.empty()) sources.overrides.emplace_back("log.level", options.log_level);
   if (!options.log_format.empty()) sources.overrides.emplace_back("log.format", options.log_format);
 
-  config::Config config = config::load(sources);
+  return sources;
+}
+
+config::Config load_config_and_logging(const CommonOptions& options) {
+  config::Config config = config::load(config_sources(options));
   log::setup(log::Options{config.log.level, config.log.format, ::isatty(STDERR_FILENO) != 0});
   return config;
 }

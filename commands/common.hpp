@@ -27,5 +27,7 @@ void add_common_options(CLI::App& app, CommonOptions& options);
 // Loads the configuration (file, environment, flags) and sets up logging from it.
 // Throws config::ConfigError (exit 2).
 config::Config load_config_and_logging(const CommonOptions& options);
+// The file, environment and flags `options` name, not yet loaded.
+config::Sources config_sources(const CommonOptions& options);
 
 }  // namespace tandem::commands

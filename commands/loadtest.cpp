@@ -27,7 +27,7 @@ Runner add_loadtest(CLI::App& sub) {
   auto options = std::make_shared<LoadtestOptions>();
   auto& o = options->raw;
   sub.footer(
-      "Profiles: extension (PROTOCOL.md §9: JOIN+REQUEST_SYNC, PING 15s, POSITION_UPDATE 500ms, /status 2s,\n"
+      "Profiles: extension (docs/protocol.md §9: JOIN+REQUEST_SYNC, PING 15s, POSITION_UPDATE 500ms, /status 2s,\n"
       "host HOST_HEARTBEAT 3s, play/pause 30s with re-send, seek 60s, WebRTC offers), heartbeat (PING 15s +\n"
       "HOST_HEARTBEAT 1s only), storm (all join at once, then every room seeks at the same instants),\n"
       "churn (extension + LEAVE/re-JOIN every ~10s). Interval flags take 500ms, 15s, … or off.\n"

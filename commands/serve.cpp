@@ -28,6 +28,7 @@
 #include "core/proto/error_code.hpp"
 #include "core/store/schema.hpp"
 #include "core/store/sqlite_journal.hpp"
+#include "core/util/version.hpp"
 
 namespace tandem::commands {
 
@@ -47,6 +48,7 @@ struct ServeOptions {
   std::string node_id;
   std::string data_dir;
   bool check_config = false;
+  bool print_config = false;
 };
 
 std::string hostname() {
@@ -59,6 +61,7 @@ net::ServerOptions server_options(const config::Config& c) {
   net::ServerOptions o;
   o.host = c.server.host;
   o.port = c.server.port;
+  o.internal_port = c.server.internal_port;
   o.trusted_proxies = c.http.trusted_proxies;
   o.max_header_bytes = static_cast<std::size_t>(c.http.max_header_bytes);
   o.request_timeout = c.http.request_timeout;
@@ -73,6 +76,25 @@ net::ServerOptions server_options(const config::Config& c) {
   o.send_queue_bytes = static_cast<std::size_t>(c.limits.send_queue_bytes);
   o.rate_limited_notice = proto::error_frame(proto::ErrorCode::rate_limited);
   return o;
+}
+
+// What every node exports besides the node's and engine's own metrics: the process, the build and
+// the configured limits (so that alerts can say "80 % of the limit" without hard-coding it).
+void register_node_metrics(metrics::Registry& registry, const config::Config& c, const std::string& mode) {
+  metrics::register_process_metrics(registry);
+  registry.info("tandem_build_info", "Always 1; the labels name the build and the engine",
+                {{"version", util::version()}, {"commit", util::git_commit()}, {"mode", mode}});
+  const auto limit = [&registry](const std::string& name, const std::string& help, double value) {
+    registry.gauge_fn(name, help, [value] { return value; });
+  };
+  limit("tandem_max_connections", "server.max_connections: WebSocket connections this node accepts",
+        static_cast<double>(c.server.max_connections));
+  limit("tandem_max_connections_per_address", "limits.max_conns_per_ip: WebSocket connections per client address",
+        static_cast<double>(c.limits.max_conns_per_ip));
+  limit("tandem_send_queue_limit_bytes", "limits.send_queue_bytes: a connection's send queue beyond which it is closed",
+        static_cast<double>(c.limits.send_queue_bytes));
+  limit("tandem_audit_queue_capacity", "audit.queue_capacity: audit events that may wait for the database",
+        static_cast<double>(c.audit.queue_capacity));
 }
 
 // Fails with a one-line reason when the data directory cannot hold the database.
@@ -110,7 +132,7 @@ Backend make_backend(const config::Config& config, asio::io_context& io, metrics
   const auto db_file = store::sqlite_path(config);
   store::ensure_sqlite_schema(db_file);
   // The cluster engine registers the same family for its backends (redis, postgres, envelope).
-  auto& write_errors = registry.counter_family("tandem_backend_errors_total", "Backend failures, by backend", "backend")
+  auto& write_errors = registry.counter_family("tandem_backend_errors_total", "Backend failures, by backend", {"backend"})
                            .with("sqlite");
   backend.journal = std::make_unique<store::SqliteJournal>(
       db_file,
@@ -181,6 +203,10 @@ int run_serve(ServeOptions& options) {
   if (options.port != 0) options.common.flag_settings.emplace_back("server.port", std::to_string(options.port));
   if (!options.node_id.empty()) options.common.flag_settings.emplace_back("server.node_id", options.node_id);
   if (!options.data_dir.empty()) options.common.flag_settings.emplace_back("server.data_dir", options.data_dir);
+  if (options.print_config) {
+    std::cout << config::effective_config(config_sources(options.common));
+    return kExitOk;
+  }
   config::Config config = load_config_and_logging(options.common);
   if (options.check_config) {
     std::cout << "configuration OK (" << (config.redis && config.postgres ? "cluster" : "embedded") << " mode)\n";
@@ -197,13 +223,16 @@ int run_serve(ServeOptions& options) {
   asio::io_context io;
   Backend backend = make_backend(config, io, registry);
   node::Node node(config, *backend.engine, registry);
+  register_node_metrics(registry, config, config.redis ? "cluster" : "embedded");
   net::Server server(io, server_options(config), node, registry);
   server.start();  // throws "cannot listen on …" (port in use)
   node.start();
 
+  const std::string internal =
+      server.internal_port() == 0 ? "" : fmt::format(", /metrics /health /ready on port {}", server.internal_port());
   run_until_drained(io, server, node, config,
-                    fmt::format("tandem serve: node {} listening on {}:{} ({}", config.server.node_id,
-                                config.server.host, server.port(), backend.mode));
+                    fmt::format("tandem serve: node {} listening on {}:{}{} ({}", config.server.node_id,
+                                config.server.host, server.port(), internal, backend.mode));
 
   // What must outlive the process: the embedded journal is flushed; a cluster node lets its
   // audit copier finish and leaves the cluster (the audit trail itself waits in Redis).
@@ -223,6 +252,9 @@ Runner add_serve(CLI::App& sub) {
   sub.add_option("--node-id", options->node_id, "Name of this node in frames and logs (server.node_id; default hostname)");
   sub.add_option("--data-dir", options->data_dir, "Directory of the embedded SQLite database (server.data_dir)");
   sub.add_flag("--check-config", options->check_config, "Validate the configuration and exit (0 valid, 2 invalid)");
+  sub.add_flag("--print-config", options->print_config,
+               "Print the effective configuration, each key with its source (default, file:line, env, flag), "
+               "secrets as ***, and exit (2 if invalid)");
   return [options] { return run_serve(*options); };
 }
 

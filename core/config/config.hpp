@@ -20,6 +20,7 @@ using Duration = std::chrono::milliseconds;
 struct Server {
   std::string host = "0.0.0.0";              // listen address
   std::uint16_t port = 4001;                  // listen port (1-65535)
+  std::uint16_t internal_port = 0;            // /metrics, /health, /ready only here; 0 = on `port`
   std::string node_id;                        // empty = hostname; names this node in frames/logs
   std::string data_dir = "./data";            // embedded mode: SQLite file lives here
   Duration drain_timeout = std::chrono::seconds(25);  // SIGTERM -> exit deadline (1s-10m)
@@ -150,7 +151,12 @@ Config load(const Sources& sources);
 // The process environment as a map.
 std::map<std::string, std::string> process_environment();
 
-// A TOML rendering of `config` with secrets replaced by "***" (for --print-config and logs).
+// A TOML rendering of `config` with secrets replaced by "***" (for logs).
 std::string to_redacted_toml(const Config& config);
+
+// The configuration `sources` make, as TOML with secrets replaced by "***" and every key followed
+// by where its value came from ("# default", "# tandem.toml:12", "# env TANDEM_SERVER_PORT",
+// "# flag"): `tandem serve --print-config`. Throws ConfigError as load() does.
+std::string effective_config(const Sources& sources);
 
 }  // namespace tandem::config

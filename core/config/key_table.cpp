@@ -69,6 +69,10 @@ constexpr KeySpec kKeys[] = {
     // [server]
     key<&Config::server, &Server::host>("server", "host", "Listen address.").required().env("HOST"),
     key<&Config::server, &Server::port>("server", "port", "Listen port.").env("PORT"),
+    key<&Config::server, &Server::internal_port>(
+        "server", "internal_port",
+        "Port for /metrics, /health and /ready alone (then not on server.port); 0 serves them on server.port.")
+        .range(0, 65535),
     key<&Config::server, &Server::node_id>(
         "server", "node_id", "Names this node in frames and logs; empty means the hostname.")
         .env("NODE_ID"),
@@ -94,7 +98,8 @@ constexpr KeySpec kKeys[] = {
         "Rooms /status lists: caller (those with a member at the asking address), full or off.")
         .one_of(kStatusDetails),
     key<&Config::http, &Http::trusted_proxies>(
-        "http", "trusted_proxies", "Proxy IP addresses whose X-Forwarded-For header is believed.")
+        "http", "trusted_proxies",
+        "Proxies (IP addresses or CIDR ranges) whose X-Forwarded-For header is believed.")
         .checked(&ip_address),
     key<&Config::http, &Http::redirect_template>(
         "http", "redirect_template", "Target of GET /room/{shortId}; {roomId} becomes the room id.")

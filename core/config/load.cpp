@@ -5,13 +5,15 @@
 
 namespace tandem::config {
 
-Config load(const Sources& sources) {
+Merge merged(const Sources& sources) {
   Merge merge;
   if (sources.file) apply_file(*sources.file, sources.file_required, merge);
   apply_environment(sources.env, merge);
   apply_overrides(sources.overrides, merge);
-  return std::move(merge).finish();
+  return merge;
 }
+
+Config load(const Sources& sources) { return merged(sources).finish(); }
 
 std::map<std::string, std::string> process_environment() {
   std::map<std::string, std::string> env;

@@ -40,6 +40,8 @@ class Merge {
 
   // Runs the cross-key checks and hands out the result. Throws ConfigError.
   Config finish() &&;
+  // Where each key's value came from, by index_of(key).
+  const std::vector<Origin>& origins() const { return origins_; }
 
  private:
   Config config_;

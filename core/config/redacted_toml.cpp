@@ -2,6 +2,8 @@
 #include <toml++/toml.h>
 
 #include "core/config/key_table.hpp"
+#include "core/config/merge.hpp"
+#include "core/config/sources.hpp"
 #include "core/config/value.hpp"
 #include "core/util/duration.hpp"
 
@@ -39,7 +41,9 @@ void render_value(std::ostream& out, const KeySpec& key, const Value& value) {
 
 }  // namespace
 
-std::string to_redacted_toml(const Config& config) {
+namespace {
+
+std::string render_toml(const Config& config, const std::vector<Origin>* origins) {
   Config copy = config;  // resolving a field needs a mutable Config; present sections only
   std::ostringstream out;
   for (const auto& section : sections()) {
@@ -50,10 +54,22 @@ std::string to_redacted_toml(const Config& config) {
       if (key.section != section.name) continue;
       out << key.name << " = ";
       render_value(out, key, read(key, copy));
+      if (origins) out << "  # " << describe((*origins)[index_of(key)]);
       out << "\n";
     }
   }
   return out.str();
+}
+
+}  // namespace
+
+std::string to_redacted_toml(const Config& config) { return render_toml(config, nullptr); }
+
+std::string effective_config(const Sources& sources) {
+  Merge merge = merged(sources);
+  const std::vector<Origin> origins = merge.origins();
+  const Config config = std::move(merge).finish();
+  return render_toml(config, &origins);
 }
 
 }  // namespace tandem::config

@@ -16,10 +16,14 @@ bool less_duration(const Value& a, const Value& b) { return std::get<Duration>(a
 bool at_most_integer(const Value& a, const Value& b) {
   return std::get<std::int64_t>(a) <= std::get<std::int64_t>(b);
 }
+bool off_or_different(const Value& a, const Value& b) {
+  return std::get<std::int64_t>(a) == 0 || std::get<std::int64_t>(a) != std::get<std::int64_t>(b);
+}
 
 constexpr Relation kRelations[] = {
     {"limits.ping_interval", "limits.idle_timeout", "less than", &less_duration},
     {"audit.batch_size", "audit.queue_capacity", "at most", &at_most_integer},
+    {"server.internal_port", "server.port", "0 or different from", &off_or_different},
 };
 
 const KeySpec& lookup(std::string_view dotted) {

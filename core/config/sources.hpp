@@ -24,4 +24,8 @@ void apply_environment(const std::map<std::string, std::string>& env, Merge& mer
 // ("section.key", "value") pairs, parsed like environment values, in order.
 void apply_overrides(const std::vector<std::pair<std::string, std::string>>& overrides, Merge& merge);
 
+struct Sources;
+// The three sources applied in order, before the cross-key checks (Merge::finish).
+Merge merged(const Sources& sources);
+
 }  // namespace tandem::config

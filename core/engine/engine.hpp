@@ -20,7 +20,7 @@ namespace tandem::engine {
 // The engine is what differs between the two modes (DESIGN.md "Two modes, one behaviour"):
 // where a room's state lives, how a change is made durable and in which order, and how its
 // effects reach the nodes whose connections must see them. The node (core/node) does
-// everything else — the connections, the order of checks of PROTOCOL.md §10, JOIN assembly,
+// everything else — the connections, the order of checks of docs/protocol.md §10, JOIN assembly,
 // PIN counting per connection, replies, metrics, the HTTP API — once, for both engines.
 //
 //   memory engine (core/engine/memory): one process; rooms in memory under one mutex each;
@@ -79,7 +79,7 @@ struct Submission {
 
 // One /status row per room, serialized once per snapshot.
 struct RoomSummary {
-  std::string json;                // {"roomId",…} (PROTOCOL.md §10 "/status")
+  std::string json;                // {"roomId",…} (docs/protocol.md §10 "/status")
   std::vector<std::string> addrs;  // client addresses of its members (caller mode)
 };
 

@@ -10,7 +10,7 @@ namespace tandem::engine {
 // What outlives a node, in plain records that the stores write (SQLite for the memory engine,
 // PostgreSQL for the Redis engine's audit copier). No room logic and no SQL here.
 
-// One audit event (PROTOCOL.md §8).
+// One audit event (docs/protocol.md §8).
 struct AuditEvent {
   std::string uid;      // unique per event, fixed when it is made: written at most once
   std::string room_id;

@@ -22,7 +22,7 @@ std::vector<AuditEvent> audit_events(const std::vector<room::AuditRecord>& recor
 // `ended`: the room was archived.
 RoomSnapshot room_snapshot(const room::RoomState& state, bool ended, const std::string& document, room::Millis now);
 
-// The room's /status row at `now` (PROTOCOL.md §10: roomId, connectionCount, currentTime,
+// The room's /status row at `now` (docs/protocol.md §10: roomId, connectionCount, currentTime,
 // isPlaying, currentUrl, hostUserId, users) and its members' addresses.
 RoomSummary status_row(const room::RoomState& state, room::Millis now);
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// One simulated viewer: the v2.0 extension's behaviour (PROTOCOL.md §9) on a fixed schedule.
+// One simulated viewer: the v2.0 extension's behaviour (docs/protocol.md §9) on a fixed schedule.
 //
 // * Connects to its node's /ws, sends JOIN and at once REQUEST_SYNC; ROOM_STATE starts the seq
 //   check (SeqTracker) and the member's periodic sends.
@@ -11,7 +11,7 @@
 // * The host (whoever ROOM_STATE / HOST_CHANGED names): HOST_HEARTBEAT every behaviour.heartbeat,
 //   PLAY_PAUSE toggles with the re-send 3 s later, SEEKs (the others answer READY after
 //   ready_delay). These carry eventTimestamp = the scheduled send time, so every receiver can
-//   measure delivery latency (PROTOCOL.md: eventTimestamp is passed through untouched).
+//   measure delivery latency (docs/protocol.md: eventTimestamp is passed through untouched).
 // * Existing members answer USER_JOINED with an OFFER to the newcomer, who answers it.
 // * After an unintended close (or a failed connect) it reconnects after
 //   min(1000·2^(n−1), 30000) ms, at most 10 times in a row; the count restarts on open.

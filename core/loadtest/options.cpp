@@ -62,7 +62,7 @@ std::string_view profile_name(Profile p) {
 }
 
 Behaviour profile_defaults(Profile p) {
-  Behaviour b;  // the extension (PROTOCOL.md §9)
+  Behaviour b;  // the extension (docs/protocol.md §9)
   switch (p) {
     case Profile::extension:
       break;

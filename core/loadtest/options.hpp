@@ -19,7 +19,7 @@ using Millis = std::chrono::milliseconds;
 
 enum class Profile { extension, heartbeat, storm, churn };
 
-// How often each behaviour of PROTOCOL.md §9 happens; zero turns it off.
+// How often each behaviour of docs/protocol.md §9 happens; zero turns it off.
 struct Behaviour {
   Millis ping{15'000};          // PING; every client
   Millis pong_timeout{10'000};  // watchdog per PING; the third miss in a row closes and reconnects

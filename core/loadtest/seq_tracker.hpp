@@ -1,6 +1,6 @@
 #pragma once
 
-// The delivery check of one receiver (PROTOCOL.md §3, DESIGN.md invariant 1): after a ROOM_STATE
+// The delivery check of one receiver (docs/protocol.md §3, DESIGN.md invariant 1): after a ROOM_STATE
 // with seq s, a connected member must receive every room broadcast s+1, s+2, … exactly once and
 // in order. Expectations restart at every ROOM_STATE (a reconnect is a new window: what the room
 // broadcast while this member was away is not lost).

@@ -44,7 +44,7 @@ struct Stats {
   std::uint64_t answers_sent = 0;
   std::uint64_t gates_released = 0;   // PLAY_PAUSE from "server" seen by the seeker
   std::uint64_t sends_skipped = 0;    // scheduled sends dropped: more than kMaxCatchUp behind, or queue full
-  // Delivery (PROTOCOL.md §3 seq)
+  // Delivery (docs/protocol.md §3 seq)
   std::uint64_t broadcasts_received = 0;  // frames with a seq, while checking
   std::uint64_t lost = 0;                 // gaps + tail (see SeqTracker)
   std::uint64_t tail_lost = 0;            // part of lost: missing at the end of the run

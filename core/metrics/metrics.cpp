@@ -1,166 +1,207 @@
 #include "core/metrics/metrics.hpp"
 
-#include <cmath>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <sstream>
-#include <variant>
+
+#include <prometheus/text_serializer.h>
 
 namespace tandem::metrics {
 
-Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)), buckets_(new std::atomic<std::uint64_t>[bounds_.size() + 1]) {
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
-}
+std::uint64_t Histogram::count() const { return histogram_.Collect().histogram.sample_count; }
 
-void Histogram::observe(double v) {
-  std::size_t i = 0;
-  while (i < bounds_.size() && v > bounds_[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  if (v > 0 && std::isfinite(v)) {
-    sum_micros_.fetch_add(static_cast<std::uint64_t>(v * 1e6), std::memory_order_relaxed);
+CounterFamily::CounterFamily(prometheus::Family<prometheus::Counter>& family, std::vector<std::string> labels,
+                             std::size_t max_series)
+    : family_(family), labels_(std::move(labels)), max_series_(max_series) {}
+
+Counter& CounterFamily::with(std::initializer_list<std::string_view> values) {
+  std::string key;
+  for (const auto value : values) {
+    key.append(value);
+    key.push_back('\0');
   }
-}
-
-std::vector<std::uint64_t> Histogram::cumulative_counts() const {
-  std::vector<std::uint64_t> out(bounds_.size() + 1);
-  std::uint64_t running = 0;
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-    running += buckets_[i].load(std::memory_order_relaxed);
-    out[i] = running;
-  }
-  return out;
-}
-
-double Histogram::sum() const { return static_cast<double>(sum_micros_.load()) / 1e6; }
-
-Counter& CounterFamily::with(std::string_view label_value) {
   std::lock_guard lock(mutex_);
-  auto it = counters_.find(label_value);
-  if (it != counters_.end()) return *it->second;
-  std::string key(label_value);
-  if (counters_.size() >= max_labels_) key = "other";
-  auto& slot = counters_[key];
-  if (!slot) slot = std::make_unique<Counter>();
+  if (auto it = series_.find(key); it != series_.end()) return *it->second;
+  std::map<std::string, std::string> labels;
+  auto value = values.begin();
+  for (const auto& label : labels_) {
+    labels[label] = value != values.end() ? std::string(*value++) : std::string();
+  }
+  if (series_.size() >= max_series_) {
+    key.clear();
+    for (auto& [label, v] : labels) {
+      v = "other";
+      key += "other";
+      key.push_back('\0');
+    }
+    if (auto it = series_.find(key); it != series_.end()) return *it->second;
+  }
+  auto& slot = series_[key];
+  slot = std::make_unique<Counter>(family_.Add(labels));
   return *slot;
 }
 
 std::map<std::string, std::uint64_t> CounterFamily::snapshot() const {
   std::lock_guard lock(mutex_);
   std::map<std::string, std::uint64_t> out;
-  for (const auto& [k, c] : counters_) out[k] = c->value();
+  for (const auto& [key, counter] : series_) {
+    std::string shown = key.substr(0, key.empty() ? 0 : key.size() - 1);
+    for (auto& c : shown) {
+      if (c == '\0') c = ',';
+    }
+    out[shown] = counter->value();
+  }
   return out;
 }
 
-struct Registry::Entry {
-  std::string name;
-  std::string help;
-  std::string label;  // for families
-  std::variant<std::unique_ptr<Counter>, std::unique_ptr<Gauge>, std::function<double()>,
-               std::unique_ptr<CounterFamily>, std::unique_ptr<Histogram>>
-      metric;
-};
-
-Registry::Registry() = default;
+Registry::Registry() : registry_(std::make_shared<prometheus::Registry>()) {}
 Registry::~Registry() = default;
 
-Counter& Registry::counter(std::string name, std::string help) {
-  auto entry = std::make_unique<Entry>(Entry{std::move(name), std::move(help), {}, std::make_unique<Counter>()});
-  auto& ref = *std::get<std::unique_ptr<Counter>>(entry->metric);
+Counter& Registry::counter(const std::string& name, const std::string& help) {
+  auto& family = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
-  return ref;
+  return *counters_.emplace_back(std::make_unique<Counter>(family.Add({})));
 }
 
-Gauge& Registry::gauge(std::string name, std::string help) {
-  auto entry = std::make_unique<Entry>(Entry{std::move(name), std::move(help), {}, std::make_unique<Gauge>()});
-  auto& ref = *std::get<std::unique_ptr<Gauge>>(entry->metric);
+Gauge& Registry::gauge(const std::string& name, const std::string& help) {
+  auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
-  return ref;
+  return *gauges_.emplace_back(std::make_unique<Gauge>(family.Add({})));
 }
 
-void Registry::gauge_fn(std::string name, std::string help, std::function<double()> read) {
-  auto entry = std::make_unique<Entry>(Entry{std::move(name), std::move(help), {}, std::move(read)});
+CounterFamily& Registry::counter_family(const std::string& name, const std::string& help,
+                                        std::vector<std::string> labels, std::size_t max_series) {
+  auto& family = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
+  return *families_.emplace_back(std::make_unique<CounterFamily>(family, std::move(labels), max_series));
 }
 
-CounterFamily& Registry::counter_family(std::string name, std::string help, std::string label) {
-  auto entry = std::make_unique<Entry>(
-      Entry{std::move(name), std::move(help), std::move(label), std::make_unique<CounterFamily>()});
-  auto& ref = *std::get<std::unique_ptr<CounterFamily>>(entry->metric);
+Histogram& Registry::histogram(const std::string& name, const std::string& help, std::vector<double> bounds) {
+  auto& family = prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
-  return ref;
+  return *histograms_.emplace_back(std::make_unique<Histogram>(family.Add({}, std::move(bounds))));
 }
 
-Histogram& Registry::histogram(std::string name, std::string help, std::vector<double> bounds) {
-  auto entry = std::make_unique<Entry>(
-      Entry{std::move(name), std::move(help), {}, std::make_unique<Histogram>(std::move(bounds))});
-  auto& ref = *std::get<std::unique_ptr<Histogram>>(entry->metric);
+void Registry::gauge_fn(const std::string& name, const std::string& help, std::function<double()> read) {
+  auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
-  return ref;
+  callbacks_.push_back(Callback{&family.Add({}), {}, {}, std::move(read)});
 }
 
-namespace {
-
-std::string escape_label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
+void Registry::counter_fn(const std::string& name, const std::string& help, std::function<double()> read) {
+  // prometheus-cpp's counters only go up by increments, so a counter kept elsewhere is rendered
+  // as a family of its own at scrape time.
+  std::lock_guard lock(mutex_);
+  callbacks_.push_back(Callback{nullptr, name, help, std::move(read)});
 }
 
-std::string number(double v) {
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  std::ostringstream s;
-  s.precision(10);
-  s << v;
-  return s.str();
+void Registry::info(const std::string& name, const std::string& help,
+                    const std::map<std::string, std::string>& labels) {
+  prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add(labels).Set(1);
 }
-
-}  // namespace
 
 std::string Registry::render() const {
-  std::lock_guard lock(mutex_);
-  std::ostringstream out;
-  for (const auto& e : entries_) {
-    out << "# HELP " << e->name << ' ' << e->help << '\n';
-    if (auto* c = std::get_if<std::unique_ptr<Counter>>(&e->metric)) {
-      out << "# TYPE " << e->name << " counter\n" << e->name << ' ' << (*c)->value() << '\n';
-    } else if (auto* g = std::get_if<std::unique_ptr<Gauge>>(&e->metric)) {
-      out << "# TYPE " << e->name << " gauge\n" << e->name << ' ' << (*g)->value() << '\n';
-    } else if (auto* f = std::get_if<std::function<double()>>(&e->metric)) {
-      out << "# TYPE " << e->name << " gauge\n" << e->name << ' ' << number((*f)()) << '\n';
-    } else if (auto* fam = std::get_if<std::unique_ptr<CounterFamily>>(&e->metric)) {
-      out << "# TYPE " << e->name << " counter\n";
-      for (const auto& [label, v] : (*fam)->snapshot()) {
-        out << e->name << '{' << e->label << "=\"" << escape_label(label) << "\"} " << v << '\n';
-      }
-    } else if (auto* h = std::get_if<std::unique_ptr<Histogram>>(&e->metric)) {
-      out << "# TYPE " << e->name << " histogram\n";
-      const auto counts = (*h)->cumulative_counts();
-      const auto& bounds = (*h)->bounds();
-      for (std::size_t i = 0; i < bounds.size(); ++i) {
-        out << e->name << "_bucket{le=\"" << number(bounds[i]) << "\"} " << counts[i] << '\n';
-      }
-      out << e->name << "_bucket{le=\"+Inf\"} " << counts.back() << '\n';
-      out << e->name << "_sum " << number((*h)->sum()) << '\n';
-      out << e->name << "_count " << (*h)->count() << '\n';
+  std::vector<prometheus::MetricFamily> families;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& callback : callbacks_) {
+      if (callback.gauge) callback.gauge->Set(callback.read());
+    }
+    families = registry_->Collect();
+    for (const auto& callback : callbacks_) {
+      if (callback.gauge) continue;
+      prometheus::ClientMetric sample;
+      sample.counter.value = callback.read();
+      families.push_back(prometheus::MetricFamily{callback.name, callback.help, prometheus::MetricType::Counter,
+                                                  {std::move(sample)}});
     }
   }
-  return out.str();
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 std::vector<double> latency_bounds() {
   return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
+}
+
+namespace {
+
+// Fields of /proc/self/stat after the command name: utime is field 14, stime 15, starttime 22
+// (proc(5)); the name may contain spaces, so counting starts after its closing parenthesis.
+std::vector<std::string> proc_stat_fields() {
+  std::ifstream in("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> fields;
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return fields;
+  std::istringstream rest(text.substr(close + 1));
+  fields = {"pid", "comm"};
+  for (std::string field; rest >> field;) fields.push_back(field);
+  return fields;  // fields[i] is field i+1 of proc(5)
+}
+
+double field(const std::vector<std::string>& fields, std::size_t number) {
+  return fields.size() >= number ? std::stod(fields[number - 1]) : 0.0;
+}
+
+double boot_time_seconds() {
+  std::ifstream in("/proc/stat");
+  for (std::string key; in >> key;) {
+    if (key == "btime") {
+      double seconds = 0;
+      in >> seconds;
+      return seconds;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return 0;
+}
+
+double open_fds() {
+  std::error_code ec;
+  double n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++n;
+  return n;
+}
+
+double max_fds() {
+  std::ifstream in("/proc/self/limits");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("Max open files")) {
+      std::istringstream words(line.substr(14));
+      double soft = 0;
+      words >> soft;
+      return soft;
+    }
+  }
+  return 0;
+}
+
+double resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  double size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+void register_process_metrics(Registry& registry) {
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const double start = boot_time_seconds() + field(proc_stat_fields(), 22) / ticks;
+  registry.counter_fn("process_cpu_seconds_total", "User and system CPU time spent in seconds", [ticks] {
+    const auto fields = proc_stat_fields();
+    return (field(fields, 14) + field(fields, 15)) / ticks;
+  });
+  registry.gauge_fn("process_resident_memory_bytes", "Resident memory size in bytes", &resident_bytes);
+  registry.gauge_fn("process_open_fds", "Open file descriptors (one per WebSocket or HTTP connection, plus the node's own)",
+                    &open_fds);
+  registry.gauge_fn("process_max_fds", "Limit on open file descriptors (RLIMIT_NOFILE)", &max_fds);
+  registry.gauge_fn("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds",
+                    [start] { return start; });
 }
 
 }  // namespace tandem::metrics

@@ -6,7 +6,7 @@
 
 namespace tandem::net {
 
-// PROTOCOL.md §10 "Client address": the TCP peer, or — when the peer is a trusted proxy — the
+// docs/protocol.md §10 "Client address": the TCP peer, or — when the peer is a trusted proxy — the
 // last address of X-Forwarded-For that is not itself a trusted proxy. Addresses are compared
 // in their canonical text form.
 std::string client_address(std::string_view peer, std::string_view forwarded_for,

@@ -96,10 +96,13 @@ asio::awaitable<HttpResponse> answer(Handler& handler, const HttpRequest& reques
   co_await wait->timer->async_wait(use_tuple);
   std::lock_guard lock(wait->mutex);
   if (wait->response) co_return std::move(*wait->response);
-  co_return plain(503, "Service unavailable; try again");
+  HttpResponse late = plain(503, "Service unavailable; try again");
+  late.handler = "timeout";  // not answered within http.request_timeout
+  co_return late;
 }
 
-asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket) {
+// `internal`: the connection came in on the internal listener (ServerOptions::internal_port).
+asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket, bool internal) {
   beast::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -134,16 +137,22 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
       head_bytes += n;
       if (!rec && head_bytes > options.max_header_bytes) rec = http::error::header_limit;
     }
+    // Answers the transport gives itself are counted under the handler "transport" (malformed or
+    // refused requests) or "websocket" (upgrades).
+    const auto count = [&server](std::string_view handler, unsigned status) {
+      server->http_requests.with({handler, std::to_string(status)}).inc();
+    };
     if (rec) {
       if (rec == http::error::header_limit || rec == http::error::buffer_overflow) {
+        count("transport", 431);
         co_await write_simple(stream, plain(431, "Request header fields too large"), 11);
       } else if (rec != beast::error::timeout && rec != http::error::end_of_stream && rec != asio::error::eof &&
                  rec != asio::error::connection_reset) {
+        count("transport", 400);
         co_await write_simple(stream, plain(400, "Bad request"), 11);
       }
       co_return;
     }
-    server->http_requests.inc();
     auto& request = parser.get();
     // Method first (§10: 405 for anything but GET, HEAD, OPTIONS), then the refusal of bodies.
     const auto method = request.method();
@@ -151,10 +160,12 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
     if (!allowed && !parser.is_done()) {
       HttpResponse refusal = plain(405, "Method not allowed");
       refusal.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
+      count("transport", 405);
       co_await write_simple(stream, refusal, request.version());
       co_return;
     }
     if (!parser.is_done()) {
+      count("transport", 413);
       co_await write_simple(stream, plain(413, "Request bodies are not accepted"), request.version());
       co_return;
     }
@@ -162,18 +173,24 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
     info.method = std::string(request.method_string());
     info.target = std::string(request.target());
     info.client_addr = client_address(peer, request["X-Forwarded-For"], options.trusted_proxies);
+    info.internal = internal;
 
     if (beast::websocket::is_upgrade(request)) {
-      if (!is_websocket_path(info.target)) {
+      // WebSockets are served on the public listener only.
+      if (internal || !is_websocket_path(info.target)) {
+        count("websocket", 404);
         co_await write_simple(stream, plain(404, "Not found"), request.version());
         co_return;
       }
       if (!server->accepting.load()) {
+        server->refused_upgrades.with("draining").inc();
+        count("websocket", 503);
         co_await write_simple(stream, plain(503, "Draining"), request.version());
         co_return;
       }
       if (const unsigned refusal = server->reserve(info.client_addr)) {
-        server->refused_upgrades.inc();
+        server->refused_upgrades.with(refusal == 429 ? "per_address" : "capacity").inc();
+        count("websocket", refusal);
         co_await write_simple(stream,
                               plain(refusal, refusal == 429 ? "Too many connections from this address"
                                                             : "Node at capacity"),
@@ -182,7 +199,8 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
       }
       if (auto refusal = server->handler.admit(info)) {
         server->release(info.client_addr);
-        server->refused_upgrades.inc();
+        server->refused_upgrades.with("not_ready").inc();
+        count("websocket", refusal->status);
         co_await write_simple(stream, *refusal, request.version());
         co_return;
       }
@@ -193,6 +211,7 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
     }
 
     HttpResponse response = co_await answer(server->handler, info, options.request_timeout);
+    count(response.handler, response.status);
     const bool keep_alive = request.keep_alive() && server->accepting.load();
     auto res = make_response(response, request.version(), keep_alive, request.method() == http::verb::head);
     stream.expires_after(options.request_timeout);
@@ -204,11 +223,13 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
   }
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server) {
-  while (server->accepting.load()) {
-    auto [ec, socket] = co_await server->acceptor.async_accept(asio::make_strand(server->io), use_tuple);
+asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server, bool internal) {
+  auto& acceptor = internal ? server->internal_acceptor : server->acceptor;
+  // The internal listener keeps answering probes and scrapes while the node drains.
+  while (internal || server->accepting.load()) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(server->io), use_tuple);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !server->acceptor.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // Out of file descriptors and similar: log, back off briefly, keep serving.
       spdlog::warn("accept failed: {}", ec.message());
       asio::steady_timer pause(server->io, std::chrono::milliseconds(50));
@@ -217,7 +238,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, http_session(server, std::move(socket)), [](std::exception_ptr e) {
+    asio::co_spawn(executor, http_session(server, std::move(socket), internal), [](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -238,14 +259,24 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
                               ? nullptr
                               : std::make_shared<const std::string>(options.rate_limited_notice)),
       acceptor(io_),
+      internal_acceptor(io_),
       ws_connections(registry.gauge("tandem_connections", "Open WebSocket connections on this node")),
-      http_requests(registry.counter("tandem_http_requests_total", "HTTP requests served")),
+      http_requests(registry.counter_family("tandem_http_requests_total",
+                                            "HTTP requests answered, by handler and status code",
+                                            {"handler", "code"})),
       slow_consumers(registry.counter("tandem_slow_consumer_disconnects_total",
                                       "Connections closed because their send queue exceeded limits.send_queue_bytes")),
-      refused_upgrades(registry.counter("tandem_refused_upgrades_total",
-                                        "WebSocket upgrades refused (per-address cap, capacity, draining)")),
-      ws_closes(registry.counter_family("tandem_ws_closes_total", "WebSocket closes by close code", "code")),
-      rate_limited_frames(registry.counter("tandem_rate_limited_frames_total", "Frames dropped by the rate limit")) {}
+      refused_upgrades(registry.counter_family(
+          "tandem_refused_upgrades_total",
+          "WebSocket upgrades refused, by reason: per_address, capacity, draining, not_ready, bad_handshake",
+          {"reason"})),
+      ws_closes(registry.counter_family("tandem_ws_closes_total", "WebSocket closes by close code", {"code"})),
+      rate_limited_frames(registry.counter("tandem_rate_limited_frames_total", "Frames dropped by the rate limit")) {
+  // Every reason exported from the start at 0, so that rate() and alerts see the series at once.
+  for (const std::string_view reason : {"per_address", "capacity", "draining", "not_ready", "bad_handshake"}) {
+    refused_upgrades.with(reason);
+  }
+}
 
 unsigned Server::Impl::reserve(const std::string& addr) {
   std::lock_guard lock(mutex);
@@ -269,22 +300,33 @@ void Server::Impl::release(const std::string& addr) {
 Server::Server(asio::io_context& io, ServerOptions options, Handler& handler, metrics::Registry& metrics)
     : impl_(std::make_shared<Impl>(io, std::move(options), handler, metrics)) {}
 
-Server::~Server() { stop_accepting(); }
+Server::~Server() {
+  stop_accepting();
+  stop_internal();
+}
 
-void Server::start() {
-  const auto& o = impl_->options;
+namespace {
+
+void listen(tcp::acceptor& acceptor, const std::string& host, std::uint16_t port) {
   beast::error_code ec;
-  const auto address = asio::ip::make_address(o.host, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + o.host + ": not an IP address");
-  const tcp::endpoint endpoint(address, o.port);
-  const std::string where = o.host + ":" + std::to_string(o.port);
-  auto& acceptor = impl_->acceptor;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + host + ": not an IP address");
+  const tcp::endpoint endpoint(address, port);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
-  asio::co_spawn(impl_->io, accept_loop(impl_), asio::detached);
+  if (ec) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+}
+
+}  // namespace
+
+void Server::start() {
+  const auto& o = impl_->options;
+  listen(impl_->acceptor, o.host, o.port);
+  if (o.internal_port != 0) listen(impl_->internal_acceptor, o.host, o.internal_port);
+  asio::co_spawn(impl_->io, accept_loop(impl_, false), asio::detached);
+  if (o.internal_port != 0) asio::co_spawn(impl_->io, accept_loop(impl_, true), asio::detached);
 }
 
 std::uint16_t Server::port() const {
@@ -292,11 +334,23 @@ std::uint16_t Server::port() const {
   return impl_->acceptor.local_endpoint(ec).port();
 }
 
+std::uint16_t Server::internal_port() const {
+  beast::error_code ec;
+  return impl_->options.internal_port == 0 ? 0 : impl_->internal_acceptor.local_endpoint(ec).port();
+}
+
 void Server::stop_accepting() {
   impl_->accepting.store(false);
   asio::post(impl_->io, [impl = impl_] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+  });
+}
+
+void Server::stop_internal() {
+  asio::post(impl_->io, [impl = impl_] {
+    beast::error_code ec;
+    impl->internal_acceptor.close(ec);
   });
 }
 

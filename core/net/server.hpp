@@ -19,6 +19,10 @@ namespace tandem::net {
 struct ServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 4001;
+  // A second listener on `host` for what only operators use (the application decides which paths:
+  // HttpRequest::internal); it serves no WebSockets and keeps accepting while the node drains.
+  // 0: none.
+  std::uint16_t internal_port = 0;
   std::vector<std::string> trusted_proxies;
   std::size_t max_header_bytes = 8192;
   std::chrono::milliseconds request_timeout{10'000};
@@ -37,7 +41,7 @@ struct ServerOptions {
   std::string rate_limited_notice;
 };
 
-// HTTP and WebSocket on one listener (PROTOCOL.md §1, §7). Upgrades are accepted on /ws only.
+// HTTP and WebSocket on one listener (docs/protocol.md §1, §7), plus an optional internal HTTP listener. Upgrades are accepted on /ws only.
 // Every connection runs as a coroutine on its own strand of the given io_context, which may be
 // run by any number of threads.
 class Server {
@@ -52,8 +56,12 @@ class Server {
   void start();
   // The bound port (useful with port 0).
   std::uint16_t port() const;
-  // Stops accepting new TCP connections; existing ones continue.
+  // The bound internal port; 0 when there is no internal listener.
+  std::uint16_t internal_port() const;
+  // Stops accepting new TCP connections on the public port; existing ones continue.
   void stop_accepting();
+  // Stops accepting on the internal port (last, when the node exits).
+  void stop_internal();
   // Closes every WebSocket with `code` after its queued frames, and every idle HTTP connection.
   void close_all(std::uint16_t code, const std::string& reason);
   std::size_t websocket_count() const;

@@ -25,13 +25,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Handler& handler;
   const std::shared_ptr<const std::string> rate_limited_notice;  // null: none configured
   boost::asio::ip::tcp::acceptor acceptor;
+  boost::asio::ip::tcp::acceptor internal_acceptor;  // open only with options.internal_port
   std::atomic<bool> accepting{true};
   std::atomic<std::uint64_t> next_id{1};
 
   metrics::Gauge& ws_connections;
-  metrics::Counter& http_requests;
+  metrics::CounterFamily& http_requests;  // by handler (HttpResponse::handler) and status code
   metrics::Counter& slow_consumers;
-  metrics::Counter& refused_upgrades;
+  // By reason: per_address, capacity, draining, not_ready (the application's admit), bad_handshake.
+  metrics::CounterFamily& refused_upgrades;
   metrics::CounterFamily& ws_closes;  // by close code sent or received
   metrics::Counter& rate_limited_frames;
 

@@ -115,7 +115,15 @@ asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_bod
   ws_.auto_fragment(false);
 
   auto [ec] = co_await ws_.async_accept(request, use_tuple);
-  if (ec) co_return;
+  if (ec) {
+    // No Sec-WebSocket-Key, a wrong version, a client gone mid-handshake: Beast has answered (or
+    // the peer is gone); the slot reserved for this upgrade goes back.
+    server_->refused_upgrades.with("bad_handshake").inc();
+    server_->http_requests.with({"websocket", "400"}).inc();
+    server_->release(client_addr_);
+    co_return;
+  }
+  server_->http_requests.with({"websocket", "101"}).inc();
 
   server_->ws_connections.add(1);
   auto self = shared_from_this();

@@ -1,6 +1,6 @@
 #pragma once
 
-// Internal to core/net: one WebSocket connection (PROTOCOL.md §1).
+// Internal to core/net: one WebSocket connection (docs/protocol.md §1).
 
 #include <chrono>
 #include <deque>

@@ -1,4 +1,4 @@
-// The HTTP endpoints of PROTOCOL.md §7 and §10, served by the node.
+// The HTTP endpoints of docs/protocol.md §7 and §10, served by the node.
 #include <boost/json/serialize.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
@@ -59,13 +59,28 @@ using Respond = net::Handler::Respond;
 
 using util::epoch_ms;
 
-// Adds the CORS headers when `cors`, then responds.
-Respond finishing(Respond respond, bool cors) {
-  if (!cors) return respond;
-  return [respond = std::move(respond)](net::HttpResponse r) {
-    add_cors(r);
+// Names the answer after the endpoint (tandem_http_requests_total{handler}), adds the CORS
+// headers when `cors`, then responds.
+Respond finishing(Respond respond, bool cors, std::string_view handler) {
+  return [respond = std::move(respond), cors, handler](net::HttpResponse r) {
+    r.handler = handler;
+    if (cors) add_cors(r);
     respond(std::move(r));
   };
+}
+
+// The endpoint a path names; "not_found" for none.
+std::string_view handler_of(const std::vector<std::string>& s) {
+  if (s.size() == 1) {
+    for (const std::string_view name : {"health", "ready", "metrics", "status"}) {
+      if (s[0] == name) return name;
+    }
+  }
+  if (s.size() == 4 && s[0] == "api" && s[1] == "rooms" && s[3] == "presence") return "presence";
+  if (s.size() == 3 && s[0] == "api" && s[1] == "short-id") return "short_id";
+  if (s.size() == 3 && s[0] == "api" && s[1] == "room") return "room_lookup";
+  if (!s.empty() && s[0] == "room" && (s.size() == 2 || s.size() == 3)) return "redirect";
+  return "not_found";
 }
 
 void presence(engine::Engine& engine, const std::string& room_id, Respond respond) {
@@ -131,12 +146,14 @@ void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
   if (request.method != "GET" && request.method != "HEAD" && !options) {
     auto r = text_response(405, "Method not allowed\n");
     r.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
+    r.handler = "invalid";
     return respond(std::move(r));
   }
   auto parsed = boost::urls::parse_origin_form(request.target);
   if (!parsed) {
     auto r = json_response(400, {{"error", "malformed URL"}});
     add_cors(r);
+    r.handler = "invalid";
     return respond(std::move(r));
   }
   std::vector<std::string> segments;
@@ -147,20 +164,27 @@ void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
 
   const bool cors = (!segments.empty() && (segments.front() == "api" || segments.front() == "room" ||
                                            (segments.size() == 1 && segments.front() == "status")));
-  Respond done = finishing(std::move(respond), cors);
+  const std::string_view handler = handler_of(segments);
+  Respond done = finishing(std::move(respond), cors, handler);
+  // With server.internal_port the operators' endpoints are served there, and only they are: the
+  // public port (the one an ingress publishes) answers neither metrics nor probes.
+  const bool operator_path = handler == "health" || handler == "ready" || handler == "metrics";
+  if (config_.server.internal_port != 0 && operator_path != request.internal) {
+    return done(json_response(404, {{"error", "Not found"}}));
+  }
   if (options) return done(net::HttpResponse{204, "", "", {}});
-  if (segments.size() == 1 && segments[0] == "health") {
+  if (handler == "health") {
     return done(json_response(200, {{"status", "ok"}, {"nodeId", config_.server.node_id}}));
   }
-  if (segments.size() == 1 && segments[0] == "ready") {
+  if (handler == "ready") {
     const bool ready = node_.ready();
     return done(json_response(ready ? 200 : 503,
                               {{"status", ready ? "ready" : "not ready"}, {"nodeId", config_.server.node_id}}));
   }
-  if (segments.size() == 1 && segments[0] == "metrics") {
+  if (handler == "metrics") {
     return done(net::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", registry_.render(), {}});
   }
-  if (segments.size() == 1 && segments[0] == "status") {
+  if (handler == "status") {
     const auto& mode = config_.http.status_detail;
     if (mode == "off") return done(json_response(404, {{"error", "Not found"}}));
     const StatusContext context{config_.server.node_id, iso_time(epoch_ms()), node_.local_connections(),
@@ -168,16 +192,10 @@ void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
     return done(net::HttpResponse{200, "application/json",
                                   render_status(*engine_.status_rooms(), mode, request.client_addr, context), {}});
   }
-  if (segments.size() == 4 && segments[0] == "api" && segments[1] == "rooms" && segments[3] == "presence") {
-    return presence(engine_, segments[2], std::move(done));
-  }
-  if (segments.size() == 3 && segments[0] == "api" && segments[1] == "short-id") {
-    return short_id(config_, engine_, request, segments[2], std::move(done));
-  }
-  if (segments.size() == 3 && segments[0] == "api" && segments[1] == "room") {
-    return room_lookup(engine_, segments[2], std::move(done));
-  }
-  if (is_room_path && (segments.size() == 2 || segments.size() == 3)) {
+  if (handler == "presence") return presence(engine_, segments[2], std::move(done));
+  if (handler == "short_id") return short_id(config_, engine_, request, segments[2], std::move(done));
+  if (handler == "room_lookup") return room_lookup(engine_, segments[2], std::move(done));
+  if (handler == "redirect") {
     return redirect(config_, engine_, segments[1], segments.size() == 3 ? segments[2] : std::string(), std::move(done));
   }
   done(json_response(404, {{"error", "Not found"}}));

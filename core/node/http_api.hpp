@@ -17,7 +17,7 @@ class Registry;
 
 namespace tandem::node {
 
-// The HTTP endpoints of PROTOCOL.md §7 and §10 (routing, CORS, methods, percent-decoding) over
+// The HTTP endpoints of docs/protocol.md §7 and §10 (routing, CORS, methods, percent-decoding) over
 // an engine. Answers that need the engine (presence, short ids) complete when the engine
 // answers, without holding an I/O thread. Thread-safe.
 class HttpApi {
@@ -39,7 +39,7 @@ class HttpApi {
   const std::chrono::steady_clock::time_point started_;
 };
 
-// Room ids follow the JOIN rule of PROTOCOL.md §2: 1-64 code points, valid UTF-8, no control
+// Room ids follow the JOIN rule of docs/protocol.md §2: 1-64 code points, valid UTF-8, no control
 // characters.
 bool valid_room_id(const std::string& id);
 

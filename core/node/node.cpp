@@ -36,7 +36,7 @@ bool read_only(const proto::Frame& frame) {
 struct Node::Conn {
   std::shared_ptr<net::WsConnection> ws;
   room::ConnId id;
-  std::string peer_id;  // PROTOCOL.md §2: one per connection, kept across its JOINs
+  std::string peer_id;  // docs/protocol.md §2: one per connection, kept across its JOINs
   std::string addr;
 
   std::mutex mutex;  // guards the fields below
@@ -302,7 +302,7 @@ void Node::process_join(const std::shared_ptr<Conn>& c, proto::Frame& frame,
         c->room = room_id;
       }
       if (!previous.empty() && previous != room_id) {
-        // A socket that switches rooms leaves the old one (PROTOCOL.md §2, §10 "Room switch").
+        // A socket that switches rooms leaves the old one (docs/protocol.md §2, §10 "Room switch").
         engine_.submit(engine::Submission{previous, room::DisconnectInput{c->id, true}, c->id},
                        [done = std::move(done)](engine::Outcome) { done(); });
         return;

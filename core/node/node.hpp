@@ -23,12 +23,12 @@ namespace tandem::node {
 
 // The signaling node: the one implementation of everything a client talks to, over either
 // engine (DESIGN.md "Two modes, one behaviour"). It keeps the connection table, applies the
-// per-frame checks of PROTOCOL.md §10 (not_joined, server_busy, dropped POSITION_UPDATEs),
+// per-frame checks of docs/protocol.md §10 (not_joined, server_busy, dropped POSITION_UPDATEs),
 // assembles JOINs (the connection's peerId, session tokens, PIN salts), counts wrong PINs per
 // connection, answers PING and errors, submits everything else to the engine, delivers the
 // engine's effects to its connections, and serves the HTTP API.
 //
-// Per-connection order (PROTOCOL.md §1): a connection's frames are submitted one at a time, in
+// Per-connection order (docs/protocol.md §1): a connection's frames are submitted one at a time, in
 // arrival order; the next is submitted when the engine reported the previous one done (which
 // it does after delivering the previous one's effects here). Frames arriving meanwhile wait in
 // the connection's queue, bounded by max(kMinPendingFrames, limits.msgs_burst +

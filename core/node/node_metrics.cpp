@@ -4,9 +4,9 @@ namespace tandem::node {
 
 NodeMetrics::NodeMetrics(metrics::Registry& r)
     : registry(r),
-      messages_in(r.counter_family("tandem_messages_in_total", "Client frames received, by type", "type")),
+      messages_in(r.counter_family("tandem_messages_in_total", "Client frames received, by type", {"type"})),
       messages_out(r.counter("tandem_messages_out_total", "Frames queued to clients")),
-      errors(r.counter_family("tandem_errors_total", "ERROR frames sent, by code", "code")),
+      errors(r.counter_family("tandem_errors_total", "ERROR frames sent, by code", {"code"})),
       broadcast_latency(r.histogram("tandem_broadcast_latency_seconds",
                                     "Time from receiving a frame to queuing its room broadcast to this node's members",
                                     metrics::latency_bounds())),

@@ -8,7 +8,7 @@
 
 namespace tandem::node {
 
-// The protocol metrics of PROTOCOL.md §10, registered once for both engines. The engines add
+// The protocol metrics of docs/protocol.md §10, registered once for both engines. The engines add
 // their own (rooms, audit backlog, backend state).
 struct NodeMetrics {
   explicit NodeMetrics(metrics::Registry& registry);

@@ -5,7 +5,7 @@
 
 namespace tandem::proto {
 
-// Codes of ERROR frames (PROTOCOL.md). Wire names are the snake_case spelling.
+// Codes of ERROR frames (docs/protocol.md). Wire names are the snake_case spelling.
 enum class ErrorCode {
   bad_json,
   bad_field,

@@ -9,7 +9,7 @@
 
 namespace tandem::proto::detail {
 
-// Typed access to the fields of one client object (PROTOCOL.md §10 "Fields"): an absent field
+// Typed access to the fields of one client object (docs/protocol.md §10 "Fields"): an absent field
 // and a `null` one are the same; a present field of the wrong type or range marks the whole
 // frame bad (`bad()`), and the accessor then returns its default.
 class Fields {

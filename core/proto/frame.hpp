@@ -12,7 +12,7 @@
 
 namespace tandem::proto {
 
-// Client frames (PROTOCOL.md §2, §3, §10), parsed once from a WebSocket text message.
+// Client frames (docs/protocol.md §2, §3, §10), parsed once from a WebSocket text message.
 //
 // Parsing separates two things so that the room can apply the order of checks of §10
 // (not_joined → reserved_type → not_allowed → bad_field): the frame's kind is always known

@@ -9,7 +9,7 @@
 
 namespace tandem::proto::detail {
 
-// Limits of PROTOCOL.md §2, in code points.
+// Limits of docs/protocol.md §2, in code points.
 inline constexpr std::size_t kMaxIdCodePoints = 64;
 inline constexpr std::size_t kMaxUsernameCodePoints = 50;
 inline constexpr std::size_t kMaxPinCodePoints = 16;

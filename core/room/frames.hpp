@@ -10,7 +10,7 @@
 
 namespace tandem::room::detail {
 
-// Server frames (PROTOCOL.md §2-§6) without `seq`: Context::broadcast adds it to room
+// Server frames (docs/protocol.md §2-§6) without `seq`: Context::broadcast adds it to room
 // broadcasts. Keys appear in the order the protocol lists them. `timestamp` is `now`.
 
 // A number as JSON: integral values within ±2^53 as integers, others as doubles.

@@ -15,7 +15,7 @@
 
 namespace tandem::room {
 
-// The room state machine (PROTOCOL.md §2-6, §8, §10): pure, no I/O, no clocks, no randomness.
+// The room state machine (docs/protocol.md §2-6, §8, §10): pure, no I/O, no clocks, no randomness.
 // `apply(state, input, now, settings)` mutates one room's state and returns what must happen as
 // a consequence (frames, closes, audit records). Both the embedded and the cluster engine call
 // exactly this code; they differ only in where `RoomState` lives and how effects are delivered.

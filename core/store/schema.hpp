@@ -18,16 +18,16 @@
 //   state                  TEXT       'live' (has members) | 'idle' (empty, not archived yet)
 //                                     | 'archived'
 //   member_count           INTEGER    members connected now
-//   seq                    BIGINT     the room's last broadcast seq (PROTOCOL.md §10)
+//   seq                    BIGINT     the room's last broadcast seq (docs/protocol.md §10)
 //   snapshot               JSON       the room state, see kSnapshotShape below
 //   last_activity          time       last state change (sort key of `tandem rooms list`)
 //
-// room_events — the audit trail (PROTOCOL.md §8), appended by serve, never updated
+// room_events — the audit trail (docs/protocol.md §8), appended by serve, never updated
 //   id          BIGINT PK   assigned by the database; `tandem rooms events` prints events in id
 //                           order and `--follow` waits for higher ids, so serve must insert a
 //                           room's events in seq order (one batch writer, rows in order)
 //   room_id     TEXT
-//   event_type  TEXT        ROOM_CREATED, USER_JOINED, ... (PROTOCOL.md §8)
+//   event_type  TEXT        ROOM_CREATED, USER_JOINED, ... (docs/protocol.md §8)
 //   user_id     TEXT        the acting user, NULL when none
 //   data        JSON        the event's detail object
 //   created_at  time        the server time of the event

@@ -22,7 +22,7 @@ std::size_t count_code_points(std::string_view s);
 // U+0000-U+001F, U+007F-U+009F).
 bool has_control_chars(std::string_view s);
 
-// The display-name rule of PROTOCOL.md §2/§10: remove control characters, trim Unicode
+// The display-name rule of docs/protocol.md §2/§10: remove control characters, trim Unicode
 // White_Space at both ends, cut to `max_code_points`, trim again. Input must be valid UTF-8.
 std::string clean_display_name(std::string_view s, std::size_t max_code_points);
 

@@ -39,7 +39,7 @@ const GRACE_MARGIN_SECONDS = 5;
 // The image's WORKDIR (Dockerfile): where a relative server.data_dir lands.
 const IMAGE_WORKDIR = "/var/lib/tandem";
 // What tandem uses for keys that neither the file, the environment nor a flag sets.
-const TANDEM_DEFAULTS = { drain_timeout: "25s", data_dir: "./data", threads: 0 };
+const TANDEM_DEFAULTS = { drain_timeout: "25s", data_dir: "./data", threads: 0, port: 4001, internal_port: 0 };
 
 const { values: options, positionals } = parseArgs({
   options: { binary: { type: "string" }, work: { type: "string" }, label: { type: "string" } },
@@ -309,10 +309,12 @@ function checkReferences(render) {
         for (const [i, rule] of (obj.spec?.rules ?? []).entries()) {
           for (const [j, p] of (rule.http?.paths ?? []).entries()) {
             checkServiceBackend(render, obj, ns, p.backend?.service, `/spec/rules/${i}/http/paths/${j}/backend/service`);
+            checkPublishedPath(obj, p, `/spec/rules/${i}/http/paths/${j}`);
           }
         }
         if (obj.spec?.defaultBackend?.service) {
           checkServiceBackend(render, obj, ns, obj.spec.defaultBackend.service, "/spec/defaultBackend/service");
+          problem(obj, "/spec/defaultBackend", "publishes every path; route only the extension's paths");
         }
         break;
       default:
@@ -335,6 +337,26 @@ function checkService(render, obj, ns) {
       (w.template.spec?.containers ?? []).some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort)),
     );
     if (!named) problem(obj, `/spec/ports/${i}/targetPort`, `no selected container has a port named "${port.targetPort}"`);
+  }
+}
+
+// What the extension uses (docs/protocol.md): the WebSocket, /status, /api/..., /room/.... Anything
+// wider (e.g. "/" as a Prefix) would publish /metrics and the probes on a node without
+// server.internal_port.
+const PUBLISHED_PATHS = [
+  { path: "/ws", types: ["Exact"] },
+  { path: "/status", types: ["Exact"] },
+  { path: "/api", types: ["Exact", "Prefix"] },
+  { path: "/room", types: ["Exact", "Prefix"] },
+];
+
+function checkPublishedPath(obj, p, where) {
+  const path = (p.path ?? "").replace(/(.)\/+$/, "$1");
+  const allowed = PUBLISHED_PATHS.find((a) => a.path === path);
+  if (!allowed) {
+    problem(obj, `${where}/path`, `publishes ${JSON.stringify(p.path)}: only ${PUBLISHED_PATHS.map((a) => a.path).join(", ")} are the extension's`);
+  } else if (!allowed.types.includes(p.pathType)) {
+    problem(obj, `${where}/pathType`, `${p.path} must be ${allowed.types.join(" or ")}, not ${p.pathType}`);
   }
 }
 
@@ -641,6 +663,32 @@ function checkTandemServe(render, obj, template, container, where) {
     problem(obj, `${where}`, "server.threads = 0 starts one I/O thread per core of the node; set it to the CPU request");
   } else if (cpu !== null && threads !== Math.max(1, Math.ceil(cpu))) {
     problem(obj, `${where}/resources/requests/cpu`, `${container.resources.requests.cpu} CPU requested, but server.threads = ${threads} (want ${Math.max(1, Math.ceil(cpu))})`);
+  }
+
+  // The container's ports are the ones tandem listens on, and the probes ask /health and /ready
+  // where tandem answers them: on server.internal_port when it is set, else on server.port.
+  const publicPort = Number(setting("server", "port", "--port"));
+  const internalPort = Number(setting("server", "internal_port"));
+  const portNumber = (port) => (typeof port === "string"
+    ? (container.ports ?? []).find((p) => p.name === port)?.containerPort
+    : port);
+  const declared = new Set((container.ports ?? []).map((p) => p.containerPort));
+  for (const [number, key] of [[publicPort, "server.port"], [internalPort, "server.internal_port"]]) {
+    if (number && !declared.has(number)) problem(obj, `${where}/ports`, `no container port ${number} (${key})`);
+  }
+  const probePort = internalPort || publicPort;
+  for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+    const get = container[probe]?.httpGet;
+    if (get && portNumber(get.port) !== probePort) {
+      problem(obj, `${where}/${probe}/httpGet/port`, `${get.path} is answered on port ${probePort}` +
+        `${internalPort ? " (server.internal_port)" : ""}, not on ${JSON.stringify(get.port)}`);
+    }
+  }
+  if (internalPort) {
+    const annotated = template.metadata?.annotations?.["prometheus.io/port"];
+    if (annotated !== undefined && Number(annotated) !== internalPort) {
+      problem(obj, `${podTemplateBase(obj).replace(/\/spec$/, "/metadata")}/annotations/prometheus.io~1port`, `${annotated}, but /metrics is on server.internal_port ${internalPort}`);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-// PROTOCOL.md §2-§7 with the members of each room on three different nodes (issue 6: "members of
+// docs/protocol.md §2-§7 with the members of each room on three different nodes (issue 6: "members of
 // one room connected to different nodes see exactly what they would see on one node").
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

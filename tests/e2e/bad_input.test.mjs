@@ -1,4 +1,4 @@
-// PROTOCOL.md §1, §2, §3, §10: abuse and malformed input. Every test keeps a bystander room of two
+// docs/protocol.md §1, §2, §3, §10: abuse and malformed input. Every test keeps a bystander room of two
 // clients on the same server, which must keep working after each abuse.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

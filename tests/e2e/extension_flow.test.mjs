@@ -1,4 +1,4 @@
-// PROTOCOL.md §2, §3, §9: the v2.0 extension's flow against one node.
+// docs/protocol.md §2, §3, §9: the v2.0 extension's flow against one node.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, assertSameBroadcasts, party } from './lib/client.mjs';

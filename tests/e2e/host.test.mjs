@@ -1,4 +1,4 @@
-// PROTOCOL.md §2 (seat takeover, room switch), §4 (host leave, disconnect, grace), §5 (lifetime).
+// docs/protocol.md §2 (seat takeover, room switch), §4 (host leave, disconnect, grace), §5 (lifetime).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, party } from './lib/client.mjs';
@@ -156,7 +156,7 @@ test('repeated JOIN to the same room on the same socket answers ROOM_STATE again
   assert.deepEqual(again.users.map((u) => u.userId), [a.userId, b.userId]);
   const uj = await a.next('USER_JOINED');
   assert.equal(uj.userId, b.userId);
-  // PROTOCOL.md §2: the peerId belongs to the connection, so the others keep their WebRTC peer.
+  // docs/protocol.md §2: the peerId belongs to the connection, so the others keep their WebRTC peer.
   assert.equal(uj.peerId, first.peerId);
   await a.none('USER_LEFT', 300);
   assert.ok(b.isOpen);

@@ -1,8 +1,8 @@
-// PROTOCOL.md §7 and §10: HTTP endpoints.
+// docs/protocol.md §7 and §10: HTTP endpoints.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, party } from './lib/client.mjs';
-import { get, httpRequest, metricValue, metrics } from './lib/http.mjs';
+import { get, httpRequest, metricValue, metrics, rawConnect, rawRequest } from './lib/http.mjs';
 import { startServer } from './lib/server.mjs';
 import { eventually, roomId as newRoomId, sleep, userId as newUserId } from './lib/util.mjs';
 
@@ -66,6 +66,43 @@ test('GET /metrics: Prometheus text with the §10 metric names and live values',
   a.terminate();
   b.terminate();
   await eventually(async () => metricValue(await metrics(srv), 'tandem_connections') === 0, { message: 'tandem_connections back to 0' });
+});
+
+test('server.internal_port: /metrics, /health, /ready only there; the public port serves the rest and the WebSockets', async (t) => {
+  const srv = await startServer(t, { internalPort: true, set: { 'server.drain_timeout': '10s' } });
+  const internal = srv.internal;
+  const roomId = newRoomId();
+  const [a, b] = await party(srv, 2, { roomId });
+  for (const path of ['/metrics', '/health', '/ready']) {
+    assert.equal((await get(srv, path)).status, 404, `public ${path}`);
+    assert.equal((await get(internal, path)).status, 200, `internal ${path}`);
+  }
+  assert.equal(metricValue(await metrics(internal), 'tandem_connections'), 2);
+  for (const path of ['/status', `/api/rooms/${enc(roomId)}/presence`, '/api/room/abc', '/']) {
+    assert.equal((await get(internal, path)).status, 404, `internal ${path}`);
+  }
+  assert.equal((await get(srv, '/status')).status, 200, 'public /status');
+  assert.equal((await get(srv, `/api/rooms/${enc(roomId)}/presence`)).json().count, 2, 'public presence');
+  const upgrade = 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+  assert.equal((await rawRequest(internal, upgrade)).status, 404, 'WebSocket upgrade on the internal port');
+  assert.equal((await rawRequest(srv, upgrade)).status, 101, 'WebSocket upgrade on the public port');
+  a.send({ type: 'PLAY_PAUSE', control: 'play' });
+  await b.next('PLAY_PAUSE');
+  // Draining: the public port stops accepting, the internal one still answers /ready, with 503.
+  // A raw client that never answers the close frame holds the drain open (up to drain_timeout).
+  const stuck = await rawConnect(srv);
+  stuck.socket.write(upgrade);
+  await eventually(() => stuck.data.startsWith('HTTP/1.1 101'), { message: '101 for the raw client' });
+  a.close();
+  b.close();
+  srv.proc.kill('SIGTERM');
+  await eventually(async () => (await get(internal, '/ready', { timeoutMs: 1000 })).status === 503,
+    { message: 'internal /ready answered 503 while draining' });
+  await assert.rejects(get(srv, '/status', { timeoutMs: 1000 }), 'the public port refuses while draining');
+  stuck.socket.destroy();
+  await srv.exited;
+  assert.equal(srv.exit.code, 0, srv.logTail());
 });
 
 test('GET /status caller mode: only the rooms with a member at the caller\'s address; v2.0 shape', async (t) => {
@@ -300,4 +337,51 @@ test('WebSocket upgrades: /ws and /ws?query accepted; /ws/ and other paths 404',
     assert.equal(await Client.upgradeStatus(srv, { path }), 404, `upgrade on ${path}`);
   }
   assert.equal((await get(srv, '/health')).status, 200);
+});
+
+test('failed WebSocket handshakes give their slot back; refusals and HTTP answers are counted by reason and handler', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.max_conns_per_ip': 3 } });
+  const head = (headers) => `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n`;
+  const bad = [
+    head('Sec-WebSocket-Version: 13\r\n'), // no Sec-WebSocket-Key
+    head('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n'), // wrong version
+  ];
+  // Twice the per-address cap of failed handshakes: each must give its slot back.
+  for (let i = 0; i < 6; i++) {
+    const { status } = await rawRequest(srv, bad[i % 2]);
+    assert.ok(status >= 400 && status < 500, `bad handshake ${i} answered ${status}`);
+  }
+  const members = await party(srv, 3, { roomId: newRoomId() });
+  assert.equal(members.length, 3, 'the address still has its 3 slots');
+  assert.equal(await Client.upgradeStatus(srv, { path: '/ws' }), 429, 'the 4th connection is over the cap');
+  assert.equal((await get(srv, '/status')).status, 200);
+  await get(srv, '/nope');
+  const m = await metrics(srv);
+  assert.equal(metricValue(m, 'tandem_connections'), 3);
+  assert.equal(metricValue(m, 'tandem_refused_upgrades_total', { reason: 'bad_handshake' }), 6);
+  assert.equal(metricValue(m, 'tandem_refused_upgrades_total', { reason: 'per_address' }), 1);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'websocket', code: '101' }), 3);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'websocket', code: '429' }), 1);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'status', code: '200' }), 1);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'not_found', code: '404' }), 1);
+  assert.ok(metricValue(m, 'tandem_http_requests_total', { handler: 'ready', code: '200' }) >= 1, 'the readiness polls');
+  for (const member of members) member.terminate();
+  await eventually(async () => metricValue(await metrics(srv), 'tandem_connections') === 0, { message: 'connections back to 0' });
+  // Every slot came back: three new members fit again.
+  const again = await party(srv, 3, { roomId: newRoomId() });
+  assert.equal(again.length, 3);
+});
+
+test('GET /metrics: process, build and limit metrics', async (t) => {
+  const srv = await startServer(t, { set: { 'server.max_connections': 1234 } });
+  const m = await metrics(srv);
+  assert.ok(metricValue(m, 'process_open_fds') >= 3, 'process_open_fds');
+  assert.ok(metricValue(m, 'process_max_fds') >= metricValue(m, 'process_open_fds'), 'process_max_fds');
+  assert.ok(metricValue(m, 'process_resident_memory_bytes') > 1e6, 'process_resident_memory_bytes');
+  assert.ok(metricValue(m, 'process_cpu_seconds_total') >= 0, 'process_cpu_seconds_total');
+  assert.equal(metricValue(m, 'tandem_build_info', { mode: 'embedded' }), 1);
+  assert.equal(metricValue(m, 'tandem_max_connections'), 1234);
+  assert.equal(metricValue(m, 'tandem_max_connections_per_address'), 256);
+  assert.match(m.text, /^# TYPE process_cpu_seconds_total counter/m);
+  assert.match(m.text, /^# TYPE tandem_refused_upgrades_total counter/m);
 });

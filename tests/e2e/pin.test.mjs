@@ -1,4 +1,4 @@
-// PROTOCOL.md §2: PIN-protected rooms.
+// docs/protocol.md §2: PIN-protected rooms.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, party } from './lib/client.mjs';

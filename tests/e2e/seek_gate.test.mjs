@@ -1,4 +1,4 @@
-// PROTOCOL.md §6: SEEK opens a READY gate; quorum, timeout, cancellation.
+// docs/protocol.md §6: SEEK opens a READY gate; quorum, timeout, cancellation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, party } from './lib/client.mjs';

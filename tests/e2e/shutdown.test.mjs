@@ -1,4 +1,4 @@
-// DESIGN.md "Operability", PROTOCOL.md §5, §8: SIGTERM drains, nothing acknowledged is lost, and
+// DESIGN.md "Operability", docs/protocol.md §5, §8: SIGTERM drains, nothing acknowledged is lost, and
 // rooms survive a restart on the same data dir.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -12,7 +12,7 @@
 
 namespace tandem::engine::memory {
 
-// Short ids (PROTOCOL.md §7, §10): 8 characters of [a-z0-9], unique among live ids (collision
+// Short ids (docs/protocol.md §7, §10): 8 characters of [a-z0-9], unique among live ids (collision
 // checked), valid while the room lives plus `ttl`. Minting is limited per client address.
 // Thread-safe.
 class ShortIds {

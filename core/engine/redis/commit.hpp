@@ -56,7 +56,7 @@ std::string status_summary(const room::RoomState& state);
 // One room of the /status snapshot, rendered from a summary at `now`.
 struct StatusEntry {
   std::string room_id;
-  std::string json;                 // {"roomId","connectionCount","currentTime",…} (PROTOCOL.md §10)
+  std::string json;                 // {"roomId","connectionCount","currentTime",…} (docs/protocol.md §10)
   std::vector<std::string> addrs;   // the members' client addresses (caller mode)
   std::size_t members = 0;
 };

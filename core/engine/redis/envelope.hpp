@@ -13,7 +13,7 @@
 
 namespace tandem::engine::redis {
 
-// What a node publishes on the channels of the nodes concerned by one room change (PROTOCOL.md
+// What a node publishes on the channels of the nodes concerned by one room change (docs/protocol.md
 // §3 "one order per room"): the frames with their recipients (connection ids of any node), the
 // closes, and — for a committed change — the room's new version and state, so that every node
 // with members keeps an exact copy of the room without asking Redis.

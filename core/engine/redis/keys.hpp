@@ -7,7 +7,7 @@
 
 namespace tandem::engine::redis {
 
-// Ids are opaque (PROTOCOL.md §2: any allowed id, including ones with ':', '{', '*' or '/'), so
+// Ids are opaque (docs/protocol.md §2: any allowed id, including ones with ':', '{', '*' or '/'), so
 // every id that becomes part of a Redis key or channel name is hex-encoded (util::hex): the
 // encoded part never contains ':' and one id can never produce another id's key.
 using util::hex;

@@ -38,7 +38,7 @@ constexpr std::string_view kShortIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456
 }  // namespace
 
 EngineMetrics::EngineMetrics(metrics::Registry& r)
-    : backend_errors(r.counter_family("tandem_backend_errors_total", "Backend failures, by backend", "backend")),
+    : backend_errors(r.counter_family("tandem_backend_errors_total", "Backend failures, by backend", {"backend"})),
       delivery_latency(r.histogram("tandem_cluster_delivery_latency_seconds",
                                    "Time from a room change's commit to queuing its frames on this node",
                                    metrics::latency_bounds())),
@@ -138,11 +138,15 @@ RedisEngine::Impl::Impl(const config::Config& config, metrics::Registry& registr
       liveness_(ctx_, link_, committer_),
       audit_capacity_(static_cast<std::size_t>(config.audit.queue_capacity)) {
   router_.set_on_committed([this](Envelope& env) { committer_.on_envelope(env); });
-  registry.gauge_fn("tandem_rooms", "Live rooms in the cluster (from the /status snapshot)",
-                    [this] { return static_cast<double>(status_room_count_.load()); });
-  registry.gauge_fn("tandem_local_rooms", "Rooms with members on this node",
+  // Per pod: a room with members on two pods counts on both. The cluster-wide values are the same
+  // on every pod (read from Redis): aggregate them with max(), never sum().
+  registry.gauge_fn("tandem_rooms", "Rooms with members connected to this node",
                     [this] { return static_cast<double>(local_room_count_.load()); });
-  registry.gauge_fn("tandem_audit_backlog", "Audit records in the Redis stream not yet written to PostgreSQL",
+  registry.gauge_fn("tandem_cluster_rooms", "Live rooms in the whole cluster (same on every node: use max())",
+                    [this] { return static_cast<double>(status_room_count_.load()); });
+  registry.gauge_fn("tandem_audit_backlog",
+                    "Audit records in the cluster's Redis stream not yet written to PostgreSQL (same on every node: "
+                    "use max())",
                     [this] { return static_cast<double>(copier_.backlog()); });
   registry.gauge_fn("tandem_redis_up", "1 while this node is connected to Redis",
                     [this] { return link_up_.load() ? 1.0 : 0.0; });

@@ -100,6 +100,8 @@ export class TandemServer {
 //   set: {'limits.max_frame_bytes': 4096, ...} -> --set key=value
 //   env: extra environment for the process
 //   dataDir: reuse a directory (the caller owns it); default: a fresh temp dir removed at the end
+//   internalPort: true -> server.internal_port on a free port; server.internal is then {host, port}
+//     for httpRequest (readiness is awaited there)
 // Registers cleanup with t.after when t is given.
 export async function startServer(t, options = {}) {
   const { set = {}, env = {}, args = [], readyTimeoutMs = 30000 } = options;
@@ -112,6 +114,11 @@ export async function startServer(t, options = {}) {
     const port = await freePort();
     const host = '127.0.0.1';
     const argv = ['serve', '--port', String(port), '--host', host, '--data-dir', dataDir, '--log-format', 'json'];
+    let internal;
+    if (options.internalPort) {
+      internal = { host, port: await freePort() };
+      argv.push('--set', `server.internal_port=${internal.port}`);
+    }
     for (const [key, value] of Object.entries(set)) argv.push('--set', `${key}=${value}`);
     argv.push(...args);
     const proc = spawn(binary, argv, {
@@ -120,6 +127,7 @@ export async function startServer(t, options = {}) {
     });
     live.add(proc);
     const server = new TandemServer({ port, host, dataDir, ownsDataDir, proc, args: argv });
+    server.internal = internal;
     if (t) t.after(() => server.cleanup());
     try {
       await waitReady(server, readyTimeoutMs);
@@ -143,7 +151,7 @@ async function waitReady(server, timeoutMs) {
         `${server.args.join(' ')}\n--- server log ---\n${server.logTail()}`);
     }
     try {
-      const res = await httpRequest(server, { path: '/ready', timeoutMs: 1000 });
+      const res = await httpRequest(server.internal ?? server, { path: '/ready', timeoutMs: 1000 });
       if (res.status === 200) return;
       last = `status ${res.status}`;
     } catch (err) {

@@ -133,6 +133,12 @@ TEST_CASE("conflicting keys are both named with their origins", "[config]") {
 
   CHECK(flag_message({{"audit.batch_size", "500"}, {"audit.queue_capacity", "100"}}) ==
         "flag audit.batch_size: audit.batch_size (500, flag) must be at most audit.queue_capacity (100, flag)");
+
+  CHECK(file_message("[server]\ninternal_port = 4001\n") ==
+        "FILE:2: server.internal_port: server.internal_port (4001, FILE:2) must be 0 or different from "
+        "server.port (4001, default)");
+  CHECK(flag_message({{"server.internal_port", "70000"}}) ==
+        "flag server.internal_port: expected an integer 0-65535 (got 70000)");
 }
 
 TEST_CASE("quoted values in messages are escaped and shortened", "[config]") {

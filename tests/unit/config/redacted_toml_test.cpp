@@ -41,3 +41,21 @@ TEST_CASE("the redacted TOML writes durations in operator form", "[config]") {
   CHECK(toml.find("empty_ttl = \"10m\"\n") != std::string::npos);
   CHECK(toml.find("port = 4001\n") != std::string::npos);
 }
+
+TEST_CASE("effective_config names the source of every key and hides secrets", "[config]") {
+  const TempFile file("[server]\nport = 4100\n\n[redis]\nhost = \"r\"\npassword = \"hunter2\"\n\n[postgres]\nhost = \"p\"\n");
+  const std::string text = effective_config(
+      sources(&file, {{"TANDEM_LIMITS_MAX_ROOM_MEMBERS", "12"}}, {{"log.level", "warn"}}));
+  CHECK(text.find("port = 4100  # " + file.name() + ":2\n") != std::string::npos);
+  CHECK(text.find("max_room_members = 12  # env TANDEM_LIMITS_MAX_ROOM_MEMBERS\n") != std::string::npos);
+  CHECK(text.find("level = \"warn\"  # flag\n") != std::string::npos);
+  CHECK(text.find("host = \"0.0.0.0\"  # default\n") != std::string::npos);
+  CHECK(text.find("password = \"***\"  # " + file.name() + ":6\n") != std::string::npos);
+  CHECK(text.find("hunter2") == std::string::npos);
+  CHECK(text.find("[redis]\n") != std::string::npos);
+}
+
+TEST_CASE("effective_config refuses what load refuses", "[config]") {
+  const TempFile file("[server]\nport = 0\n");
+  CHECK_THROWS_AS(effective_config(sources(&file)), ConfigError);
+}
