@@ -7,6 +7,7 @@
 #include <exception>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,8 @@ int main(int argc, char** argv) {
     }
     return kExitUsage;
   } catch (const tandem::config::ConfigError& e) {
-    std::cerr << "tandem: configuration error: " << e.what() << "\n";
+    std::istringstream lines(e.what());
+    for (std::string line; std::getline(lines, line);) std::cerr << "tandem: configuration error: " << line << "\n";
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "tandem: " << e.what() << "\n";

@@ -1,7 +1,8 @@
 #pragma once
 
-// The three sources of configuration, applied by load() in this order. Each throws ConfigError
-// at the first bad entry.
+// The three sources of configuration, applied by load() in this order. The file reports every bad
+// entry at once (one line each, in file order); the environment and the flags throw ConfigError at
+// the first bad entry.
 
 #include <filesystem>
 #include <map>

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 #include <toml++/toml.h>
 
 #include "core/config/sources.hpp"
@@ -179,35 +181,48 @@ void apply_file(const std::filesystem::path& path, bool required, Merge& merge) 
                             : std::string(e.description())));
   }
 
+  // Every entry of a syntactically valid file is checked, and all its errors are reported at once,
+  // one per line, in file order.
+  std::vector<std::string> errors;
   for (const auto& [section_name, section_node] : in_file_order(root)) {
     const std::string section_at = name + ":" + std::to_string(line_number(*section_node)) + ": ";
     const SectionSpec* section = find_section(section_name);
     if (!section) {
-      throw ConfigError(section_at + std::string(section_name) + ": " +
-                        unknown_root_entry(section_name, *section_node));
+      errors.push_back(section_at + std::string(section_name) + ": " + unknown_root_entry(section_name, *section_node));
+      continue;
     }
     const toml::table* table = section_node->as_table();
     if (!table) {
-      throw ConfigError(section_at + std::string(section_name) + ": expected a table [" +
-                        std::string(section_name) + "] (got " +
-                        std::string(type_name(*section_node)) + ")");
+      errors.push_back(section_at + std::string(section_name) + ": expected a table [" + std::string(section_name) +
+                       "] (got " + std::string(type_name(*section_node)) + ")");
+      continue;
     }
     merge.engage(*section);
     for (const auto& [key_name, value_node] : in_file_order(*table)) {
       const std::uint32_t line = line_number(*value_node);
       const KeySpec* key = find_key(section_name, key_name);
       if (!key) {
-        throw ConfigError(name + ":" + std::to_string(line) + ": " + std::string(section_name) + "." +
-                          std::string(key_name) + ": " + unknown_key(*section, key_name));
+        errors.push_back(name + ":" + std::to_string(line) + ": " + std::string(section_name) + "." +
+                         std::string(key_name) + ": " + unknown_key(*section, key_name));
+        continue;
       }
       const Origin origin = Origin::file(name, line);
       Conversion conversion = from_toml(*key, *value_node);
       if (!conversion.value) {
-        throw ConfigError(message_prefix(origin, *key) + ": " + conversion.reason);
+        errors.push_back(message_prefix(origin, *key) + ": " + conversion.reason);
+        continue;
       }
-      merge.set(*key, *conversion.value, origin);
+      try {
+        merge.set(*key, *conversion.value, origin);
+      } catch (const ConfigError& e) {
+        errors.push_back(e.what());
+      }
     }
   }
+  if (errors.empty()) return;
+  std::string message = errors.front();
+  for (std::size_t i = 1; i < errors.size(); ++i) message += "\n" + errors[i];
+  throw ConfigError(message);
 }
 
 }  // namespace tandem::config

@@ -38,8 +38,8 @@ TEST_CASE("an unknown section in the file is refused", "[config]") {
   CHECK(file_message("server = 1\n") == "FILE:1: server: expected a table [server] (got integer)");
 }
 
-TEST_CASE("the first error in file order is reported", "[config]") {
-  CHECK(file_message("[server]\nzzz = 1\naaa = 2\n") == "FILE:2: server.zzz: unknown key");
+TEST_CASE("errors of a file are reported in file order", "[config]") {
+  CHECK(file_message("[server]\nzzz = 1\naaa = 2\n") == "FILE:2: server.zzz: unknown key\nFILE:3: server.aaa: unknown key");
 }
 
 TEST_CASE("a wrong type in the file names what was expected and what was found", "[config]") {
@@ -147,4 +147,12 @@ TEST_CASE("quoted values in messages are escaped and shortened", "[config]") {
                                  "(got \"x\\n\\\"y\\\"\\x01zzz"));
   CHECK(message.size() < 250);
   CHECK(message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("every error of a file is reported at once, one line each, in file order", "[config]") {
+  CHECK(file_message("[server]\nport = 70000\nthreads = \"x\"\n\n[nonsense]\na = 1\n\n[limits]\nmax_room_member = 3\n") ==
+        "FILE:2: server.port: expected an integer 1-65535 (got 70000)\n"
+        "FILE:3: server.threads: expected an integer 0-64 (got string)\n"
+        "FILE:5: nonsense: unknown section\n"
+        "FILE:9: limits.max_room_member: unknown key; did you mean limits.max_room_members?");
 }
