@@ -32,7 +32,17 @@ Runner add_loadtest(CLI::App& sub) {
       "HOST_HEARTBEAT 1s only), storm (all join at once, then every room seeks at the same instants),\n"
       "churn (extension + LEAVE/re-JOIN every ~10s). Interval flags take 500ms, 15s, … or off.\n"
       "Thresholds: 'p99<50ms' (broadcast), 'status.p99<50ms', 'join.max<1s', 'lost==0', 'errors<0.1%'.\n"
-      "Exit: 0 passed, 1 threshold missed or target unreachable, 2 impossible parameters.\n"
+      "The generator judges itself: a run whose send lag or event-loop lag p99 exceeds --max-lag, or that\n"
+      "skipped more than --max-skipped of its sends because it was late, is INVALID; one where the target\n"
+      "stopped taking frames (full send queues, unanswered /status, writes waiting) is NOT APPLIED.\n"
+      "No threshold turns either into a pass.\n"
+      "Exit: 0 passed, 1 a threshold missed, 2 impossible parameters, 3 target unreachable or most clients\n"
+      "never joined, 4 INVALID (the generator fell behind: add --workers or lower the load per worker),\n"
+      "5 NOT APPLIED (the target held the load back).\n"
+      "Examples:\n"
+      "  tandem loadtest --url ws://tandem:4001/ws -c 3000 -k 10 -d 5m --threshold 'p99<50ms' --threshold lost==0 \\\n"
+      "      --out /reports/run.json\n"
+      "  tandem loadtest --echo-server 9000 &  tandem loadtest --url ws://127.0.0.1:9000/ws -c 2000   (the generator alone)\n"
       "For load from one address raise the node's limits.max_conns_per_ip, or use --address-per-room.");
   sub.add_option("--url", o.urls, "Node WebSocket URL, ws://HOST:PORT/ws (repeatable: room members spread over them)");
   sub.add_option("-c,--clients", o.clients, "Simulated clients (default 100)");
@@ -48,6 +58,10 @@ Runner add_loadtest(CLI::App& sub) {
                "Each room's members share one source address (from --bind, else 127.16.0.0/12)");
   sub.add_option("-o,--out", o.out, "Write the full report as JSON to this file");
   sub.add_option("--threshold", o.thresholds, "Condition to pass, e.g. 'p99<50ms' 'lost==0' 'errors<0.1%' (repeatable)");
+  sub.add_option("--max-lag", o.max_lag,
+                 "Bound on the generator's send lag, event-loop lag and write wait (p99) before the run is INVALID / NOT APPLIED (default 100ms)");
+  sub.add_option("--max-skipped", o.max_skipped_percent,
+                 "Percent of scheduled sends that may be skipped (late generator, or target pushing back) (default 0.1)");
   sub.add_option("--ping-interval", o.ping, "PING interval (default 15s)");
   sub.add_option("--pong-timeout", o.pong_timeout, "PONG watchdog per PING (default 10s)");
   sub.add_option("--position-interval", o.position, "POSITION_UPDATE interval (default 500ms)");

@@ -20,7 +20,10 @@
 //
 // Fixed schedules, no coordinated omission: a periodic send happens at phase + k·interval (a
 // random phase per client) whatever happened before; latencies are measured from that scheduled
-// time. A client more than kMaxCatchUp periods behind skips the surplus and counts it.
+// time. A client more than kMaxCatchUp periods behind skips the surplus and counts it
+// (sends_skipped_late: the generator was late). A frame the socket refuses because its queue is
+// full counts as sends_refused (the target is not reading); the time each frame waits in that
+// queue until its write completes is write_wait.
 //
 // Single-threaded (the worker's thread). The destructor removes the client's wake-ups from the
 // scheduler (cheap once the scheduler is stopped, as the worker does first) and drops its
@@ -28,6 +31,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 
@@ -53,6 +57,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
 
   // Schedules the first connect.
   void start(Clock::time_point connect_at);
+  Clock::time_point first_connect() const { return first_connect_; }
   // The run is over: no more scheduled sends or reconnects. A connection still being opened is
   // closed as soon as it opens.
   void stop_activity();
@@ -73,6 +78,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   void on_ws_message(std::string_view text) override;
   void on_ws_failed(std::string_view reason, unsigned http_status) override;
   void on_ws_closed(const net::WsCloseInfo& info) override;
+  void on_ws_written() override;
 
   void on_http_response(unsigned status, std::string_view body) override;
   void on_http_failed(std::string_view reason) override;
@@ -113,6 +119,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   net::HttpClient http_;
 
   State state_ = State::idle;
+  Clock::time_point first_connect_ = Clock::time_point::max();
   std::array<Clock::time_point, kActs> next_{};
   std::array<std::chrono::microseconds, kActs> phase_{};
   SeqTracker seq_;
@@ -138,6 +145,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   Clock::time_point ping_sent_{};
   int missed_pongs_ = 0;
   int awaiting_echo_ = 0;  // own room broadcasts not yet received back
+  std::deque<Clock::time_point> unwritten_;  // when each frame still in the socket's queue was queued
 
   Clock::time_point status_scheduled_{};
   std::optional<Clock::time_point> status_queued_;

@@ -128,6 +128,11 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
     if (auto error = apply_duration(flag, *text, *into, off)) return *error;
   }
   if (raw.no_webrtc) b.webrtc = false;
+  if (auto error = apply_duration("--max-lag", raw.max_lag, o.health.max_lag, false)) return *error;
+  if (!(raw.max_skipped_percent >= 0 && raw.max_skipped_percent <= 100)) {
+    return fmt::format("--max-skipped {:g}: expected a percentage from 0 to 100", raw.max_skipped_percent);
+  }
+  o.health.max_skipped_percent = raw.max_skipped_percent;
 
   if (o.drain > kMaxDrain) return fmt::format("--drain {}: at most {}", seconds(o.drain), seconds(kMaxDrain));
   if (o.warmup >= o.duration) {
@@ -235,6 +240,8 @@ boost::json::value Options::to_json() const {
       {"thresholds", std::move(threshold_list)},
       {"leave_at_end", leave_at_end},
       {"sdp_bytes", sdp_bytes},
+      {"max_lag_ms", ms(health.max_lag)},
+      {"max_skipped_percent", health.max_skipped_percent},
       {"run_id", run_id},
       {"behaviour_ms",
        json::object{{"ping", ms(b.ping)},

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -36,6 +37,14 @@ struct Behaviour {
   bool aligned_seeks = false;   // storm: every room seeks at the same instants
 };
 
+// How far the generator may fall behind, or the target push back, before the run cannot vouch
+// for the load it reports (health.hpp).
+struct HealthBounds {
+  Millis max_lag{kDefaultMaxLagMs};   // p99 of send lag, of event-loop lag and of write wait
+  double max_skipped_percent = 0.1;   // skipped sends, as a share of the scheduled ones
+  static constexpr int kDefaultMaxLagMs = 100;
+};
+
 // Text as given on the command line. Empty behaviour strings mean "the profile's default".
 struct RawOptions {
   std::vector<std::string> urls;
@@ -56,6 +65,8 @@ struct RawOptions {
   bool no_leave = false;
   int sdp_bytes = 1500;
   std::string connect_timeout = "10s";
+  std::string max_lag = "100ms";
+  double max_skipped_percent = 0.1;
   bool progress = false;  // force the progress line when stderr is not a terminal
   bool quiet = false;
   bool json_output = false;  // the report as one JSON line on stdout instead of the table
@@ -80,6 +91,7 @@ struct Options {
   bool leave_at_end = true;
   int sdp_bytes = 0;
   Millis connect_timeout{0};
+  HealthBounds health;
   bool progress = false;
   bool quiet = false;
   bool json_output = false;

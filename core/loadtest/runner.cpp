@@ -27,8 +27,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
 constexpr auto kProgressEvery = std::chrono::milliseconds(900);
 
 std::string iso_now() {
@@ -74,7 +72,8 @@ class ProgressPrinter {
 };
 
 json::value result_json(const WorkerResult& r) {
-  return json::object{{"index", r.index}, {"elapsed_s", r.elapsed_s}, {"stats", r.stats.to_json()}};
+  return json::object{{"index", r.index}, {"elapsed_s", r.elapsed_s}, {"stats", r.stats.to_json()},
+                      {"series", r.series}};
 }
 
 WorkerResult result_from(const json::value& v) {
@@ -83,6 +82,7 @@ WorkerResult result_from(const json::value& v) {
   r.index = json::value_to<int>(o.at("index"));
   r.elapsed_s = o.at("elapsed_s").to_number<double>();
   r.stats = Stats::from_json(o.at("stats"));
+  r.series = o.at("series").as_array();
   return r;
 }
 
@@ -266,11 +266,11 @@ int run(const RawOptions& raw) {
   for (auto& target : targets) {
     if (auto failure = resolve(target)) {
       std::cerr << "tandem loadtest: " << *failure << "\n";
-      return kExitFailed;
+      return kExitUnreachable;
     }
     if (auto failure = probe(target, "", options.connect_timeout)) {
       std::cerr << "tandem loadtest: " << *failure << "\n";
-      return kExitFailed;
+      return kExitUnreachable;
     }
   }
   if (!pool.empty()) {
@@ -297,28 +297,29 @@ int run(const RawOptions& raw) {
     auto outcome = run_forked(options, targets, printer);
     if (auto* failure = std::get_if<std::string>(&outcome)) {
       printer.done();
-      std::cerr << "tandem loadtest: " << *failure << "\n";
-      return kExitFailed;
+      std::cerr << "tandem loadtest: INVALID run: " << *failure << "\n";
+      return kExitInvalid;
     }
     results = std::get<std::vector<WorkerResult>>(std::move(outcome));
   }
   printer.done();
 
   const Report report = build_report(options, std::move(results), started_at);
+  const std::string text = report_text(report);
   if (options.json_output) {
-    std::cout << json::serialize(report_json(report)) << std::endl;
+    std::cout << text << std::endl;
   } else {
     std::cout << human_table(report) << std::flush;
   }
   if (!options.out.empty()) {
     std::ofstream out(options.out, std::ios::trunc);
-    out << json::serialize(report_json(report)) << "\n";
+    out << text << "\n";
     if (!out.flush()) {
       std::cerr << "tandem loadtest: cannot write " << options.out << "\n";
-      return kExitFailed;
+      return kExitThresholdMissed;  // a runtime failure: exit 1, as for every command
     }
   }
-  return report.passed ? 0 : kExitFailed;
+  return exit_code(report.verdict);
 }
 
 }  // namespace tandem::loadtest

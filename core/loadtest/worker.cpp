@@ -1,7 +1,9 @@
 #include "core/loadtest/worker.hpp"
 
+#include <sys/resource.h>
 #include <time.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
 
@@ -27,6 +29,7 @@ constexpr milliseconds kPoll{50};           // drain and close checks
 constexpr milliseconds kSettleWait{300};    // frames in flight when the room's last seq was taken
 constexpr milliseconds kCloseWait{3'000};   // LEAVE / close handshakes at the end
 constexpr milliseconds kFirstStormSeek{2'000};  // after the last client of the ramp connected
+constexpr milliseconds kLoopProbe{100};     // how often the event-loop lag is measured
 
 double realtime_ms() {
   timespec ts{};
@@ -34,12 +37,48 @@ double realtime_ms() {
   return static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
+std::uint64_t thread_cpu_us() {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  auto us = [](const timeval& tv) {
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(tv.tv_usec);
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+// Measures how late the event loop serves a wake-up: asks for one every kLoopProbe and records
+// the difference between the time asked for and the time it ran. Stops with the run phase.
+class LoopProbe final : public Scheduler::Task {
+ public:
+  explicit LoopProbe(World& world) : world_(world) {}
+  void begin() { wake(world_.start); }
+  void on_wake(Clock::time_point) override {
+    const auto now = Clock::now();
+    if (world_.stopping) return;
+    if (world_.recording(now)) {
+      const auto late = std::chrono::duration_cast<std::chrono::microseconds>(now - due_).count();
+      world_.stats.loop_lag.record(late);
+      world_.window.loop_lag.record(late);
+    }
+    wake(std::max(due_ + kLoopProbe, now));
+  }
+
+ private:
+  void wake(Clock::time_point at) {
+    due_ = at;
+    world_.scheduler.wake_at(*this, at);
+  }
+  World& world_;
+  Clock::time_point due_{};
+};
+
 // Drives the phases of the run on the scheduler (see worker.hpp).
 class Conductor final : public Scheduler::Task {
  public:
   Conductor(World& world, std::vector<std::unique_ptr<Client>>& clients, std::vector<RoomInfo>& rooms,
-            const ProgressSink& progress, Clock::time_point end)
-      : world_(world), clients_(clients), rooms_(rooms), progress_(progress), end_(end) {}
+            const ProgressSink& progress, Clock::time_point end, boost::json::array& series)
+      : world_(world), clients_(clients), rooms_(rooms), progress_(progress), end_(end), series_(series),
+        cpu_at_start_(thread_cpu_us()) {}
 
   void begin() { world_.scheduler.wake_at(*this, world_.start); }
 
@@ -96,6 +135,12 @@ class Conductor final : public Scheduler::Task {
 
   void report(Clock::time_point now) {
     next_report_ = now + kTick;
+    world_.stats.cpu_us = thread_cpu_us() - cpu_at_start_;
+    SamplePoint point;
+    point.elapsed_s = std::chrono::duration<double>(now - world_.start).count();
+    point.planned = planned_clients(now);
+    point.connected = world_.connected;
+    series_.push_back(take_sample(point, world_.stats, world_.window));
     if (!progress_) return;
     Progress p;
     p.elapsed_s = std::chrono::duration<double>(now - world_.start).count();
@@ -196,11 +241,22 @@ class Conductor final : public Scheduler::Task {
     world_.io.stop();
   }
 
+  // Clients the schedule wants connected at `now`: those whose first connect is due, until the
+  // run phase ends.
+  std::uint64_t planned_clients(Clock::time_point now) const {
+    if (phase_ != Phase::run) return 0;
+    std::uint64_t n = 0;
+    for (const auto& c : clients_) n += c->first_connect() <= now ? 1 : 0;
+    return n;
+  }
+
   World& world_;
   std::vector<std::unique_ptr<Client>>& clients_;
   std::vector<RoomInfo>& rooms_;
   const ProgressSink& progress_;
   Clock::time_point end_;
+  boost::json::array& series_;
+  std::uint64_t cpu_at_start_;
   Phase phase_ = Phase::run;
   Clock::time_point next_report_{};
   Clock::time_point drain_until_{};
@@ -266,8 +322,10 @@ WorkerResult run_worker(const Options& options, const std::vector<Target>& targe
                                                 : Clock::duration::zero());
   for (auto& room : rooms) room.first_seek = ramp_end + kFirstStormSeek;
 
-  Conductor conductor(world, clients, rooms, progress, world.start + options.duration);
+  Conductor conductor(world, clients, rooms, progress, world.start + options.duration, result.series);
   conductor.begin();
+  LoopProbe probe(world);
+  probe.begin();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   int signals_seen = 0;

@@ -154,6 +154,21 @@ void Node::restart() {
   start();
 }
 
+void Node::signal(int sig) {
+  if (process_) process_->signal(sig);
+}
+
+EchoTarget::EchoTarget() : port_(free_port()) {
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{TANDEM_BINARY, "loadtest", "--echo-server", std::to_string(port_)}, dir_.path(), "echo");
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!port_open(port_)) {
+    if (process_->wait(0ms)) throw std::runtime_error("the echo target exited at start: " + process_->err());
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("the echo target did not listen in 15 s");
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 std::string Node::log() const { return process_ ? process_->err() : std::string(); }
 
 RunResult run_loadtest(const std::vector<std::string>& args, const fs::path& dir, std::chrono::milliseconds timeout,

@@ -70,6 +70,8 @@ class Node {
   // SIGTERM, wait for the exit (the node closes its clients with 1012), then start again on the
   // same port and data directory.
   void restart();
+  // Sends `sig` to the node (SIGSTOP to make it stop reading; SIGCONT before the fixture ends).
+  void signal(int sig);
   std::string log() const;
 
  private:
@@ -81,6 +83,18 @@ class Node {
   std::vector<std::string> settings_;
   std::unique_ptr<Process> process_;
   int generation_ = 0;
+};
+
+// The loadtest's own echo target (`tandem loadtest --echo-server PORT`) on 127.0.0.1.
+class EchoTarget {
+ public:
+  EchoTarget();
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_;
+  std::unique_ptr<Process> process_;
 };
 
 struct RunResult {
