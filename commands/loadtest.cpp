@@ -49,6 +49,9 @@ Runner add_loadtest(CLI::App& sub) {
   sub.add_option("-k,--room-size", o.room_size, "Members per room (default 4)");
   sub.add_option("--ramp", o.ramp, "New connections per second, all workers together (default 500; storm: 0 = all at once)");
   sub.add_option("-d,--duration", o.duration, "Run time from the first connect, ramp included (default 30s)");
+  sub.add_option("--stage", o.stages,
+                 "DURATION:CLIENTS, k6-style: ramp linearly to CLIENTS over DURATION (repeatable; replaces --clients, "
+                 "--ramp and --duration; a lower count closes clients), e.g. --stage 30s:1000 --stage 2m:1000 --stage 30s:0");
   sub.add_option("--warmup", o.warmup, "Latencies before this are not recorded (default 0ms)");
   sub.add_option("--drain", o.drain, "After --duration: wait at most this for in-flight frames (default 5s)");
   sub.add_option("--profile", o.profile, "extension | heartbeat | storm | churn (default extension)");

@@ -100,9 +100,36 @@ void Client::periodic(Act a, Clock::time_point now, milliseconds interval, SendF
 }
 
 void Client::start(Clock::time_point connect_at) {
-  state_ = State::waiting;
-  first_connect_ = connect_at;
+  first_connect_ = std::min(first_connect_, connect_at);
+  retiring_ = false;
+  reconnect_attempts_ = 0;
+  // A client still closing after retire() connects once the close is done (connect() starts afresh).
+  if (state_ != State::leaving && state_ != State::closing) state_ = State::waiting;
   next_[Connect] = connect_at;
+  reschedule();
+}
+
+void Client::retire(Clock::time_point now) {
+  retiring_ = true;
+  clear_session_acts();
+  clear(Connect);
+  http_.close();
+  if (state_ == State::joined && send(frames::leave(user_id_, room_.id), now, now)) {
+    ++world_.stats.leaves;
+    seq_.stop();
+    state_ = State::leaving;
+    next_[CloseDeadline] = now + kCloseWait;
+  } else if (state_ == State::joining || state_ == State::joined) {
+    seq_.stop();
+    state_ = State::closing;
+    next_[CloseDeadline] = now + kCloseWait;
+    ws_.close(kNormalClose);
+  } else if (state_ == State::connecting) {
+    ws_.abort();
+    state_ = State::done;
+  } else if (state_ != State::leaving && state_ != State::closing) {
+    state_ = State::done;
+  }
   reschedule();
 }
 
@@ -309,6 +336,11 @@ void Client::on_ws_closed(const net::WsCloseInfo& info) {
   clear_session_acts();
   clear(CloseDeadline);
   http_.close();  // a browser tab that lost its socket is reloaded; the poller starts afresh
+  if (retiring_) {
+    state_ = next_[Connect] != Clock::time_point::max() ? State::waiting : State::done;
+    reschedule();
+    return;
+  }
   if (state_ == State::leaving) {
     if (world_.stopping) {
       state_ = State::done;

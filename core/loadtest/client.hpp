@@ -55,8 +55,10 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   Client(World& world, RoomInfo& room, int member, std::string source, const Target& target);
   ~Client();
 
-  // Schedules the first connect.
+  // Schedules a connect: the first one, or (stages) one after retire().
   void start(Clock::time_point connect_at);
+  // Stages ramping down: LEAVE (or close) and stay closed until start() is called again.
+  void retire(Clock::time_point now);
   Clock::time_point first_connect() const { return first_connect_; }
   // The run is over: no more scheduled sends or reconnects. A connection still being opened is
   // closed as soon as it opens.
@@ -129,6 +131,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   bool reconnecting_ = false;   // the next connect follows an unintended close
   bool rejoining_ = false;      // the next connect follows a churn LEAVE
   bool watchdog_close_ = false;
+  bool retiring_ = false;       // retire(): the close that follows is final
   Clock::time_point connect_scheduled_{};
   Clock::time_point join_sent_{};
   Clock::time_point joined_at_{};

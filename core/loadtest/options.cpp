@@ -101,6 +101,15 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   }
   if (raw.clients < 1) return fmt::format("--clients {}: at least one client is needed", raw.clients);
   o.clients = raw.clients;
+  for (const auto& text : raw.stages) {
+    auto parsed = parse_stage(text);
+    if (auto* refusal = std::get_if<std::string>(&parsed)) return *refusal;
+    o.stages.push_back(std::get<Stage>(parsed));
+  }
+  if (!o.stages.empty()) {
+    o.clients = peak_clients(o.stages);
+    if (o.clients < 1) return "--stage: no stage has a client; at least one stage needs a count above 0";
+  }
   o.room_size = raw.room_size;
   o.rooms = (o.clients + o.room_size - 1) / o.room_size;
 
@@ -111,6 +120,10 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
     const bool allow_zero = into == &o.warmup || into == &o.drain;
     if (allow_zero && (*text == "0" || *text == "0ms")) continue;
     if (auto error = apply_duration(flag, *text, *into, false)) return *error;
+  }
+  if (!o.stages.empty()) {
+    o.duration = total_duration(o.stages);
+    if (o.duration.count() == 0) return "--stage: the stages last 0 s together";
   }
   auto& b = o.behaviour;
   for (const auto& [flag, text, into, off] : {
@@ -138,7 +151,7 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   if (o.warmup >= o.duration) {
     return fmt::format("--warmup {} must be shorter than --duration {}", seconds(o.warmup), seconds(o.duration));
   }
-  o.ramp = raw.ramp < 0 ? default_ramp(o.profile) : raw.ramp;
+  o.ramp = !o.stages.empty() ? 0.0 : raw.ramp < 0 ? default_ramp(o.profile) : raw.ramp;
   if (o.ramp > 0) {
     const double ramp_seconds = o.clients / o.ramp;
     if (ramp_seconds >= std::chrono::duration<double>(o.duration).count()) {
@@ -223,6 +236,8 @@ boost::json::value Options::to_json() const {
   json::array url_list(urls.begin(), urls.end());
   json::array bind_list(bind.begin(), bind.end());
   json::array threshold_list(thresholds.begin(), thresholds.end());
+  json::array stage_list;
+  for (const auto& s : stages) stage_list.push_back(json::object{{"duration_ms", s.duration.count()}, {"clients", s.target}});
   const auto& b = behaviour;
   return json::object{
       {"urls", std::move(url_list)},
@@ -230,6 +245,7 @@ boost::json::value Options::to_json() const {
       {"room_size", room_size},
       {"rooms", rooms},
       {"ramp_per_s", ramp},
+      {"stages", std::move(stage_list)},
       {"duration_ms", ms(duration)},
       {"warmup_ms", ms(warmup)},
       {"drain_ms", ms(drain)},

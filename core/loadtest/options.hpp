@@ -14,6 +14,8 @@
 
 #include <boost/json/fwd.hpp>
 
+#include "core/loadtest/stages.hpp"
+
 namespace tandem::loadtest {
 
 using Millis = std::chrono::milliseconds;
@@ -52,6 +54,7 @@ struct RawOptions {
   int room_size = 4;
   double ramp = -1;  // clients per second; 0 = all at once; negative = the profile's default
   std::string duration = "30s";
+  std::vector<std::string> stages;  // "30s:1000"; when given they replace clients, ramp and duration
   std::string warmup = "0ms";
   std::string drain = "5s";
   std::string profile = "extension";
@@ -78,6 +81,7 @@ struct Options {
   int room_size = 0;
   int rooms = 0;  // ceil(clients / room_size); the last room may be smaller
   double ramp = 0;
+  std::vector<Stage> stages;  // empty: connect `clients` at `ramp` per second and hold
   Millis duration{0};
   Millis warmup{0};
   Millis drain{0};

@@ -72,6 +72,39 @@ class LoopProbe final : public Scheduler::Task {
   Clock::time_point due_{};
 };
 
+// Stages: connects and retires clients at the instants stages.hpp computes for them. The first
+// connect of each client is scheduled by the client itself (Client::start), like the ramp's.
+class StageDriver final : public Scheduler::Task {
+ public:
+  struct Event {
+    Clock::time_point at;
+    Client* client;
+    bool up;
+  };
+  StageDriver(World& world, std::vector<Event> events) : world_(world), events_(std::move(events)) {
+    std::sort(events_.begin(), events_.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
+  }
+  void begin() {
+    if (!events_.empty()) world_.scheduler.wake_at(*this, events_.front().at);
+  }
+  void on_wake(Clock::time_point now) override {
+    while (next_ < events_.size() && events_[next_].at <= now && !world_.stopping) {
+      const Event& e = events_[next_++];
+      if (e.up) {
+        e.client->start(e.at);
+      } else {
+        e.client->retire(now);
+      }
+    }
+    if (next_ < events_.size() && !world_.stopping) world_.scheduler.wake_at(*this, events_[next_].at);
+  }
+
+ private:
+  World& world_;
+  std::vector<Event> events_;
+  std::size_t next_ = 0;
+};
+
 // Drives the phases of the run on the scheduler (see worker.hpp).
 class Conductor final : public Scheduler::Task {
  public:
@@ -245,6 +278,12 @@ class Conductor final : public Scheduler::Task {
   // run phase ends.
   std::uint64_t planned_clients(Clock::time_point now) const {
     if (phase_ != Phase::run) return 0;
+    const auto& stages = world_.options.stages;
+    if (!stages.empty()) {
+      const double share = static_cast<double>(clients_.size()) / world_.options.clients;
+      const auto t = std::chrono::duration_cast<milliseconds>(now - world_.start);
+      return static_cast<std::uint64_t>(planned_at(stages, t, share) + 1e-9);
+    }
     std::uint64_t n = 0;
     for (const auto& c : clients_) n += c->first_connect() <= now ? 1 : 0;
     return n;
@@ -311,12 +350,28 @@ WorkerResult run_worker(const Options& options, const std::vector<Target>& targe
   world.start = now + kStartDelay;
   world.record_from = world.start + options.warmup;
   const double rate = options.ramp > 0 ? options.ramp / options.workers : 0.0;
+  std::vector<StageDriver::Event> stage_events;
+  const double client_share = static_cast<double>(clients.size()) / options.clients;
   for (std::size_t k = 0; k < clients.size(); ++k) {
+    if (!options.stages.empty()) {
+      bool first = true;
+      for (const auto& t : transitions(options.stages, static_cast<int>(k), client_share)) {
+        if (first && t.up) {
+          clients[k]->start(world.start + t.at);
+        } else {
+          stage_events.push_back(StageDriver::Event{world.start + t.at, clients[k].get(), t.up});
+        }
+        first = false;
+      }
+      continue;
+    }
     const auto offset = rate > 0 ? std::chrono::duration_cast<Clock::duration>(
                                        std::chrono::duration<double>(static_cast<double>(k) / rate))
                                  : Clock::duration::zero();
     clients[k]->start(world.start + offset);
   }
+  StageDriver stage_driver(world, std::move(stage_events));
+  stage_driver.begin();
   const auto ramp_end = world.start + (rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
                                                       static_cast<double>(clients.size()) / rate))
                                                 : Clock::duration::zero());

@@ -274,3 +274,52 @@ TEST_CASE("the series merges the workers second by second", "[loadtest]") {
   CHECK(boost::json::value_to<std::uint64_t>(broadcast.at("count")) == 3);
   CHECK(broadcast.at("max").to_number<double>() == Approx(6.0));
 }
+
+TEST_CASE("stages ramp up, hold and ramp down, and the last clients added leave first", "[loadtest]") {
+  using std::chrono::milliseconds;
+  const std::vector<Stage> stages{{milliseconds(10'000), 100}, {milliseconds(20'000), 100}, {milliseconds(10'000), 0}};
+  CHECK(planned_at(stages, milliseconds(0)) == Approx(0));
+  CHECK(planned_at(stages, milliseconds(5'000)) == Approx(50));
+  CHECK(planned_at(stages, milliseconds(20'000)) == Approx(100));
+  CHECK(planned_at(stages, milliseconds(35'000)) == Approx(50));
+  CHECK(planned_at(stages, milliseconds(99'000)) == Approx(0));
+  CHECK(planned_at(stages, milliseconds(5'000), 0.5) == Approx(25));
+  CHECK(total_duration(stages) == milliseconds(40'000));
+  CHECK(peak_clients(stages) == 100);
+
+  const auto first = transitions(stages, 0);
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].up);
+  CHECK(first[0].at == milliseconds(100));
+  CHECK_FALSE(first[1].up);
+  CHECK(first[1].at == milliseconds(39'900));
+  const auto last = transitions(stages, 99);
+  REQUIRE(last.size() == 2);
+  CHECK(last[0].at == milliseconds(10'000));
+  CHECK(last[1].at == milliseconds(30'000));  // the first to leave
+  CHECK(transitions(stages, 100).empty());     // never wanted
+
+  const std::vector<Stage> twice{{milliseconds(1'000), 10}, {milliseconds(1'000), 0}, {milliseconds(0), 10}};
+  const auto again = transitions(twice, 9);
+  REQUIRE(again.size() == 3);
+  CHECK(again[2].up);
+  CHECK(again[2].at == milliseconds(2'000));
+}
+
+TEST_CASE("stage flags parse and replace clients and duration", "[loadtest]") {
+  CHECK(std::holds_alternative<std::string>(parse_stage("30s")));
+  CHECK(std::holds_alternative<std::string>(parse_stage("30:100")));
+  CHECK(std::holds_alternative<std::string>(parse_stage("30s:-1")));
+  const auto stage = std::get<Stage>(parse_stage("2m:5000"));
+  CHECK(stage.duration == std::chrono::minutes(2));
+  CHECK(stage.target == 5000);
+
+  RawOptions raw;
+  raw.urls = {"ws://127.0.0.1:1/ws"};
+  raw.stages = {"30s:1000", "2m:5000", "30s:0"};
+  const auto o = std::get<Options>(validate(raw));
+  CHECK(o.clients == 5000);
+  CHECK(o.duration == std::chrono::minutes(3));
+  raw.stages = {"30s:0"};
+  CHECK(std::holds_alternative<std::string>(validate(raw)));
+}

@@ -188,3 +188,38 @@ TEST_CASE("the JSON report has a per-second series and plain decimal numbers", "
   CHECK(broadcasts == u(r.at("latency_ms").as_object().at("broadcast").as_object().at("count")));
   CHECK(statuses == u(r.at("latency_ms").as_object().at("status").as_object().at("count")));
 }
+
+TEST_CASE("stages ramp the clients up and down, as the series shows", "[loadtest]") {
+  EchoTarget echo;
+  TempDir dir;
+  const auto report_file = dir.path() / "report.json";
+  const auto run = run_loadtest({"--url", echo.url(), "--stage", "2s:20", "--stage", "2s:20", "--stage", "2s:0",
+                                 "--room-size", "4", "--drain", "1s", "--profile", "heartbeat", "--quiet", "--out",
+                                 report_file.string()},
+                                dir.path(), 40s);
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  const auto r = load_report(report_file);
+  CHECK(u(r.at("clients").as_object().at("target")) == 20);
+  CHECK(u(r.at("counters").as_object().at("leaves")) >= 20);  // every client left once, ramping down
+  CHECK(u(r.at("counters").as_object().at("unintended_closes")) == 0);
+  bool full = false;
+  bool ramping_down = false;
+  for (const auto& v : r.at("series").as_array()) {
+    const auto& s = v.as_object();
+    const double t = s.at("t").to_number<double>();
+    const auto connected = u(s.at("connected"));
+    const auto planned = u(s.at("clients_planned"));
+    INFO("t " << t << " planned " << planned << " connected " << connected);
+    if (t < 1.5) CHECK(planned <= 15);
+    if (t > 2.5 && t < 3.8) CHECK(planned == 20);
+    if (t > 2.5 && t < 4.2) full = full || connected == 20;
+    if (t > 4.8 && t < 5.6) {  // halfway down: 10 planned
+      CHECK(planned <= 11);
+      CHECK(connected <= 14);
+      ramping_down = true;
+    }
+  }
+  CHECK(full);
+  CHECK(ramping_down);
+}
