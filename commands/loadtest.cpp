@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands/command.hpp"
+#include "core/loadtest/compare.hpp"
 #include "core/loadtest/echo_server.hpp"
 #include "core/loadtest/options.hpp"
 #include "core/loadtest/runner.hpp"
@@ -19,6 +20,8 @@ struct LoadtestOptions {
   int echo_port = 0;
   std::string echo_host = "127.0.0.1";
   int echo_threads = 1;
+  std::string compare_a;
+  std::string compare_b;
 };
 
 }  // namespace
@@ -90,7 +93,13 @@ Runner add_loadtest(CLI::App& sub) {
       ->check(CLI::Range(0, 65535));
   sub.add_option("--echo-host", options->echo_host, "Echo target listen address (default 127.0.0.1)");
   sub.add_option("--echo-threads", options->echo_threads, "Echo target I/O threads (default 1)")->check(CLI::Range(1, 64));
-  return [options] {
+  auto* compare = sub.add_subcommand("compare", "Two --out reports side by side: B against A, with ratios");
+  compare->add_option("A", options->compare_a, "The earlier report (e.g. the last release)")->required();
+  compare->add_option("B", options->compare_b, "The report to hold against it")->required();
+  compare->footer("Prints p50/p99/max of every latency kind, throughput, errors and delivery, each with B/A.\n"
+                  "Exit: 0, or 2 when a file is not a readable report.");
+  return [options, compare] {
+    if (compare->parsed()) return loadtest::run_compare(options->compare_a, options->compare_b);
     if (options->echo_port > 0) {
       return loadtest::run_echo_server(options->echo_host, static_cast<std::uint16_t>(options->echo_port),
                                        options->echo_threads);

@@ -223,3 +223,57 @@ TEST_CASE("stages ramp the clients up and down, as the series shows", "[loadtest
   CHECK(full);
   CHECK(ramping_down);
 }
+
+namespace {
+
+// A report as --out writes it, reduced to what `compare` reads.
+std::string report_with(double broadcast_p99, double frames_per_s, int errors) {
+  json::object latency{
+      {"broadcast", json::object{{"count", 100}, {"p50", 2.0}, {"p99", broadcast_p99}, {"max", 40.0}}},
+      {"status", json::object{{"count", 0}, {"p50", 0}, {"p99", 0}, {"max", 0}}}};
+  return json::serialize(json::object{
+      {"started_at", "2026-12-01T10:00:00Z"},
+      {"verdict", "PASSED"},
+      {"clients", json::object{{"target", 3000}}},
+      {"latency_ms", latency},
+      {"counters", json::object{{"sends_skipped", 0}}},
+      {"rates_per_s", json::object{{"frames_sent", frames_per_s}, {"frames_received", 2 * frames_per_s},
+                                   {"broadcasts_received", frames_per_s}}},
+      {"errors", json::object{{"total", errors}, {"percent", 0.5}}},
+      {"delivery", json::object{{"lost", 0}}}});
+}
+
+void write(const std::filesystem::path& file, const std::string& text) {
+  std::ofstream(file) << text;
+}
+
+}  // namespace
+
+TEST_CASE("compare holds run B against run A with ratios", "[loadtest]") {
+  TempDir dir;
+  write(dir.path() / "a.json", report_with(10.0, 1000, 0));
+  write(dir.path() / "b.json", report_with(25.0, 900, 7));
+  write(dir.path() / "nope.json", R"({"hello":1})");
+  SECTION("two reports") {
+    const auto run = run_loadtest({"compare", (dir.path() / "a.json").string(), (dir.path() / "b.json").string()},
+                                  dir.path(), 20s);
+    INFO(run.out << run.err);
+    CHECK(run.exit_code == 0);
+    auto row = [&](const std::string& label) {
+      const auto at = run.out.find(label);
+      REQUIRE(at != std::string::npos);
+      return run.out.substr(at, run.out.find('\n', at) - at);
+    };
+    CHECK(row("broadcast p99").find("2.50×") != std::string::npos);
+    CHECK(row("broadcast p50").find("1.00×") != std::string::npos);
+    CHECK(row("frames sent").find("0.90×") != std::string::npos);
+    CHECK(row("errors ").find("new") != std::string::npos);  // 0 before, 7 now
+    CHECK(run.out.find("status p99") == std::string::npos);  // nothing measured in either run
+  }
+  SECTION("a file that is not a report is a usage error") {
+    const auto run = run_loadtest(
+        {"compare", (dir.path() / "a.json").string(), (dir.path() / "nope.json").string()}, dir.path(), 20s);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.find("not a tandem loadtest report") != std::string::npos);
+  }
+}
