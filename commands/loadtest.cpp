@@ -43,8 +43,9 @@ Runner add_loadtest(CLI::App& sub) {
       "never joined, 4 INVALID (the generator fell behind: add --workers or lower the load per worker),\n"
       "5 NOT APPLIED (the target held the load back).\n"
       "Examples:\n"
-      "  tandem loadtest --url ws://tandem:4001/ws -c 3000 -k 10 -d 5m --threshold 'p99<50ms' --threshold lost==0 \\\n"
-      "      --out /reports/run.json\n"
+      "  tandem loadtest --url ws://tandem:4001/ws --stage 1m:3000 --stage 5m:3000 --stage 30s:0 -k 10 -w 2 \\\n"
+      "      --threshold 'p99<50ms' --threshold lost==0 --out '/reports/loadtest-{run}.json'   (the staging Job)\n"
+      "  tandem loadtest compare last-release.json candidate.json\n"
       "  tandem loadtest --echo-server 9000 &  tandem loadtest --url ws://127.0.0.1:9000/ws -c 2000   (the generator alone)\n"
       "For load from one address raise the node's limits.max_conns_per_ip, or use --address-per-room.");
   sub.add_option("--url", o.urls, "Node WebSocket URL, ws://HOST:PORT/ws (repeatable: room members spread over them)");
@@ -62,7 +63,7 @@ Runner add_loadtest(CLI::App& sub) {
   sub.add_option("--bind", o.bind, "Source addresses or CIDR blocks, comma-separated (e.g. 127.0.0.2,127.1.0.0/16)");
   sub.add_flag("--address-per-room", o.address_per_room,
                "Each room's members share one source address (from --bind, else 127.16.0.0/12)");
-  sub.add_option("-o,--out", o.out, "Write the full report as JSON to this file");
+  sub.add_option("-o,--out", o.out, "Write the full report as JSON to this file; {run} in the name becomes the start time and run id");
   sub.add_option("--threshold", o.thresholds, "Condition to pass, e.g. 'p99<50ms' 'lost==0' 'errors<0.1%' (repeatable)");
   sub.add_option("--max-lag", o.max_lag,
                  "Bound on the generator's send lag, event-loop lag and write wait (p99) before the run is INVALID / NOT APPLIED (default 100ms)");

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <ctime>
 #include <random>
 
 #include <boost/json.hpp>
@@ -172,7 +173,16 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   o.sdp_bytes = raw.sdp_bytes;
   o.bind = raw.bind;
   o.address_per_room = raw.address_per_room;
+  o.run_id = random_run_id();
   o.out = raw.out;
+  if (const auto at = o.out.find(kRunPlaceholder); at != std::string::npos) {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    o.out.replace(at, kRunPlaceholder.size(), fmt::format("{}-{}", stamp, o.run_id));
+  }
   o.thresholds = raw.thresholds;
   for (const auto& text : o.thresholds) {
     if (auto parsed = parse_threshold(text); std::holds_alternative<std::string>(parsed)) {
@@ -183,7 +193,6 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   o.progress = raw.progress;
   o.quiet = raw.quiet;
   o.json_output = raw.json_output;
-  o.run_id = random_run_id();
   return o;
 }
 

@@ -113,6 +113,10 @@ Behaviour profile_defaults(Profile p);
 inline constexpr double kDefaultRamp = 500;
 double default_ramp(Profile p);
 
+// In --out, replaced by the start time and the run id ("20261202T151342Z-3fa2c1"), so that
+// every run of a Job keeps its own report.
+inline constexpr std::string_view kRunPlaceholder = "{run}";
+
 // Validates `raw`. Returns the plan, or the reason it is refused (a usage error).
 std::variant<Options, std::string> validate(const RawOptions& raw);
 

@@ -318,6 +318,10 @@ int run(const RawOptions& raw) {
       std::cerr << "tandem loadtest: cannot write " << options.out << "\n";
       return kExitThresholdMissed;  // a runtime failure: exit 1, as for every command
     }
+    if (!options.quiet) std::cerr << "tandem loadtest: report written to " << options.out << "\n";
+  }
+  if (!options.quiet && report.verdict != Verdict::passed && report.verdict != Verdict::threshold_missed) {
+    std::cerr << fmt::format("tandem loadtest: {}: {}\n", verdict_name(report.verdict), report.health.advice);
   }
   return exit_code(report.verdict);
 }

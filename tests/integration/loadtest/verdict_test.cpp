@@ -99,13 +99,23 @@ TEST_CASE("a target that stops reading holds the load back: NOT APPLIED, exit 5"
 
 TEST_CASE("exit codes tell usage, threshold, unreachable and failed joins apart", "[loadtest]") {
   TempDir dir;
-  SECTION("0: passed") {
+  SECTION("0: passed; {run} in --out names the report after the run") {
     EchoTarget echo;
     const auto run = run_loadtest({"--url", echo.url(), "--clients", "8", "--duration", "2s", "--drain", "1s",
-                                   "--profile", "heartbeat", "--quiet"},
+                                   "--profile", "heartbeat", "--out", (dir.path() / "r-{run}.json").string()},
                                   dir.path(), 30s);
     INFO(run.out << run.err);
     CHECK(run.exit_code == 0);
+    int reports = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("r-2") && name.ends_with(".json")) {
+        ++reports;
+        CHECK(run.err.find("report written to " + entry.path().string()) != std::string::npos);
+        CHECK(load_report(entry.path()).at("verdict").as_string() == "PASSED");
+      }
+    }
+    CHECK(reports == 1);
   }
   SECTION("1: a threshold missed") {
     EchoTarget echo;
