@@ -28,6 +28,8 @@ constexpr WindowField kWindowFields[] = {{"broadcast", &Window::broadcast},
 constexpr const char* kCounters[] = {"joined",        "frames_sent",     "frames_received", "errors",
                                      "sends_skipped", "status_requests", "cpu_us"};
 
+constexpr double kMinRateWindow = 0.1;  // seconds
+
 double ms(std::int64_t micros) { return std::round(static_cast<double>(micros)) / 1000.0; }
 
 json::object latency(const Histogram& h) {
@@ -97,8 +99,10 @@ json::array merge_series(const std::vector<const json::array*>& workers) {
         const std::uint64_t now = s.counts.at(key);
         return now >= before ? now - before : 0;
       };
+      // A rate over less than kMinRateWindow (the sample at time zero) would divide by almost nothing.
+      const bool rated = dt >= kMinRateWindow;
       auto rate = [&](const char* key) {
-        return dt > 0 ? std::round(static_cast<double>(delta(key)) / dt * 10) / 10 : 0.0;
+        return rated ? std::round(static_cast<double>(delta(key)) / dt * 10) / 10 : 0.0;
       };
       json::object entry{{"t", std::round(s.elapsed_s * 1000) / 1000},
                          {"clients_planned", s.counts.at("planned")},
@@ -110,7 +114,7 @@ json::array merge_series(const std::vector<const json::array*>& workers) {
                          {"errors", s.counts.at("errors")},
                          {"errors_per_s", rate("errors")},
                          {"sends_skipped", s.counts.at("sends_skipped")},
-                         {"cpu_percent", dt > 0 ? std::round(static_cast<double>(delta("cpu_us")) / (dt * 1e4)) : 0.0}};
+                         {"cpu_percent", rated ? std::round(static_cast<double>(delta("cpu_us")) / (dt * 1e4)) : 0.0}};
       for (const auto& f : kWindowFields) {
         Histogram merged;
         for (const auto* sample : s.samples) merged.merge(Histogram::from_json(sample->at(f.name)));
