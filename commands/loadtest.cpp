@@ -44,7 +44,8 @@ Runner add_loadtest(CLI::App& sub) {
       "5 NOT APPLIED (the target held the load back).\n"
       "Examples:\n"
       "  tandem loadtest --url ws://tandem:4001/ws --stage 1m:3000 --stage 5m:3000 --stage 30s:0 -k 10 -w 2 \\\n"
-      "      --threshold 'p99<50ms' --threshold lost==0 --out '/reports/loadtest-{run}.json'   (the staging Job)\n"
+      "      --threshold 'p99<50ms' --threshold lost==0 --out '/reports/loadtest-{run}.json' \\\n"
+      "      --html '/reports/loadtest-{run}.html'   (the staging Job)\n"
       "  tandem loadtest compare last-release.json candidate.json\n"
       "  tandem loadtest --echo-server 9000 &  tandem loadtest --url ws://127.0.0.1:9000/ws -c 2000   (the generator alone)\n"
       "For load from one address raise the node's limits.max_conns_per_ip, or use --address-per-room.");
@@ -64,6 +65,8 @@ Runner add_loadtest(CLI::App& sub) {
   sub.add_flag("--address-per-room", o.address_per_room,
                "Each room's members share one source address (from --bind, else 127.16.0.0/12)");
   sub.add_option("-o,--out", o.out, "Write the full report as JSON to this file; {run} in the name becomes the start time and run id");
+  sub.add_option("--html", o.html,
+                 "Write the report as one self-contained HTML page with plots over time ({run} as for --out)");
   sub.add_option("--threshold", o.thresholds, "Condition to pass, e.g. 'p99<50ms' 'lost==0' 'errors<0.1%' (repeatable)");
   sub.add_option("--max-lag", o.max_lag,
                  "Bound on the generator's send lag, event-loop lag and write wait (p99) before the run is INVALID / NOT APPLIED (default 100ms)");

@@ -174,14 +174,16 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   o.bind = raw.bind;
   o.address_per_room = raw.address_per_room;
   o.run_id = random_run_id();
-  o.out = raw.out;
-  if (const auto at = o.out.find(kRunPlaceholder); at != std::string::npos) {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    ::gmtime_r(&now, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    o.out.replace(at, kRunPlaceholder.size(), fmt::format("{}-{}", stamp, o.run_id));
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  for (auto [from, into] : {std::pair{&raw.out, &o.out}, std::pair{&raw.html, &o.html}}) {
+    *into = *from;
+    if (const auto at = into->find(kRunPlaceholder); at != std::string::npos) {
+      into->replace(at, kRunPlaceholder.size(), fmt::format("{}-{}", stamp, o.run_id));
+    }
   }
   o.thresholds = raw.thresholds;
   for (const auto& text : o.thresholds) {

@@ -62,6 +62,7 @@ struct RawOptions {
   std::vector<std::string> bind;
   bool address_per_room = false;
   std::string out;
+  std::string html;
   std::vector<std::string> thresholds;
   std::string ping, pong_timeout, position, status, heartbeat, play_pause, seek, ready_delay, churn, rejoin_delay;
   bool no_webrtc = false;
@@ -91,6 +92,7 @@ struct Options {
   std::vector<std::string> bind;
   bool address_per_room = false;
   std::string out;
+  std::string html;  // --html: the self-contained HTML report
   std::vector<std::string> thresholds;
   bool leave_at_end = true;
   int sdp_bytes = 0;
@@ -113,7 +115,7 @@ Behaviour profile_defaults(Profile p);
 inline constexpr double kDefaultRamp = 500;
 double default_ramp(Profile p);
 
-// In --out, replaced by the start time and the run id ("20261202T151342Z-3fa2c1"), so that
+// In --out and --html, replaced by the start time and the run id ("20261202T151342Z-3fa2c1"), so that
 // every run of a Job keeps its own report.
 inline constexpr std::string_view kRunPlaceholder = "{run}";
 

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "core/loadtest/address_pool.hpp"
+#include "core/loadtest/html_report.hpp"
 #include "core/loadtest/report.hpp"
 #include "core/loadtest/target.hpp"
 #include "core/loadtest/worker.hpp"
@@ -255,9 +256,11 @@ int run(const RawOptions& raw) {
     }
     targets.push_back(std::get<Target>(std::move(parsed)));
   }
-  if (!options.out.empty() && !std::ofstream(options.out, std::ios::app)) {
-    std::cerr << "tandem loadtest: --out " << options.out << ": cannot write there\n";
-    return kExitUsage;
+  for (const auto& [flag, file] : {std::pair{"--out", &options.out}, std::pair{"--html", &options.html}}) {
+    if (!file->empty() && !std::ofstream(*file, std::ios::app)) {
+      std::cerr << "tandem loadtest: " << flag << " " << *file << ": cannot write there\n";
+      return kExitUsage;
+    }
   }
   if (auto refusal = check_descriptor_limit(options)) {
     std::cerr << "tandem loadtest: " << *refusal << "\n";
@@ -319,6 +322,15 @@ int run(const RawOptions& raw) {
       return kExitThresholdMissed;  // a runtime failure: exit 1, as for every command
     }
     if (!options.quiet) std::cerr << "tandem loadtest: report written to " << options.out << "\n";
+  }
+  if (!options.html.empty()) {
+    std::ofstream out(options.html, std::ios::trunc);
+    out << html_report(report_json(report));
+    if (!out.flush()) {
+      std::cerr << "tandem loadtest: cannot write " << options.html << "\n";
+      return kExitThresholdMissed;  // a runtime failure: exit 1, as for every command
+    }
+    if (!options.quiet) std::cerr << "tandem loadtest: HTML report written to " << options.html << "\n";
   }
   if (!options.quiet && report.verdict != Verdict::passed && report.verdict != Verdict::threshold_missed) {
     std::cerr << fmt::format("tandem loadtest: {}: {}\n", verdict_name(report.verdict), report.health.advice);
