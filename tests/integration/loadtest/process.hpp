@@ -88,7 +88,8 @@ class Node {
 // The loadtest's own echo target (`tandem loadtest --echo-server PORT`) on 127.0.0.1.
 class EchoTarget {
  public:
-  EchoTarget();
+  // `nice_value`: the process's nice value (19: it yields the CPU to every other test).
+  explicit EchoTarget(int nice_value = 0);
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
 
  private:
@@ -104,8 +105,8 @@ struct RunResult {
   std::chrono::milliseconds elapsed{0};
 };
 
-// Runs `tandem loadtest ARGS…`, at most `timeout`.
+// Runs `tandem loadtest ARGS…`, at most `timeout`. A `nice_value` above 0 runs it at that nice value.
 RunResult run_loadtest(const std::vector<std::string>& args, const std::filesystem::path& dir,
-                       std::chrono::milliseconds timeout, ProcessOptions options = {});
+                       std::chrono::milliseconds timeout, ProcessOptions options = {}, int nice_value = 0);
 
 }  // namespace tandem::test
