@@ -92,6 +92,7 @@ void Client::periodic(Act a, Clock::time_point now, milliseconds interval, SendF
       ++sent;
     } else {
       ++world_.stats.sends_skipped;
+      ++world_.stats.sends_skipped_late;
     }
     if (next_[a] == Clock::time_point::max()) return;  // the send ended the session
     next_[a] += interval;
@@ -99,8 +100,36 @@ void Client::periodic(Act a, Clock::time_point now, milliseconds interval, SendF
 }
 
 void Client::start(Clock::time_point connect_at) {
-  state_ = State::waiting;
+  first_connect_ = std::min(first_connect_, connect_at);
+  retiring_ = false;
+  reconnect_attempts_ = 0;
+  // A client still closing after retire() connects once the close is done (connect() starts afresh).
+  if (state_ != State::leaving && state_ != State::closing) state_ = State::waiting;
   next_[Connect] = connect_at;
+  reschedule();
+}
+
+void Client::retire(Clock::time_point now) {
+  retiring_ = true;
+  clear_session_acts();
+  clear(Connect);
+  http_.close();
+  if (state_ == State::joined && send(frames::leave(user_id_, room_.id), now, now)) {
+    ++world_.stats.leaves;
+    seq_.stop();
+    state_ = State::leaving;
+    next_[CloseDeadline] = now + kCloseWait;
+  } else if (state_ == State::joining || state_ == State::joined) {
+    seq_.stop();
+    state_ = State::closing;
+    next_[CloseDeadline] = now + kCloseWait;
+    ws_.close(kNormalClose);
+  } else if (state_ == State::connecting) {
+    ws_.abort();
+    state_ = State::done;
+  } else if (state_ != State::leaving && state_ != State::closing) {
+    state_ = State::done;
+  }
   reschedule();
 }
 
@@ -162,6 +191,7 @@ void Client::on_wake(Clock::time_point now) {
       if (!http_.busy()) return start_status(at);
       if (status_queued_) {
         ++world_.stats.sends_skipped;  // two polls behind: the browser would not queue more either
+        ++world_.stats.status_skipped;
       } else {
         status_queued_ = at;
       }
@@ -283,6 +313,7 @@ void Client::opened_session(Clock::time_point now) {
   awaiting_echo_ = 0;
   watchdog_close_ = false;
   join_sent_ = now;
+  unwritten_.clear();
   send(frames::join(user_id_, room_.id, username_, world_.wall_ms(now)), now, now);
   send(frames::request_sync(user_id_, room_.id), now, now);
   if (b.ping.count() > 0) next_[Ping] = now + b.ping;  // the extension's interval starts on open
@@ -300,10 +331,16 @@ void Client::on_ws_failed(std::string_view reason, unsigned http_status) {
 void Client::on_ws_closed(const net::WsCloseInfo& info) {
   const auto now = Clock::now();
   if (world_.connected > 0) --world_.connected;
+  unwritten_.clear();
   seq_.stop();
   clear_session_acts();
   clear(CloseDeadline);
   http_.close();  // a browser tab that lost its socket is reloaded; the poller starts afresh
+  if (retiring_) {
+    state_ = next_[Connect] != Clock::time_point::max() ? State::waiting : State::done;
+    reschedule();
+    return;
+  }
   if (state_ == State::leaving) {
     if (world_.stopping) {
       state_ = State::done;
@@ -380,12 +417,27 @@ bool Client::send(std::string frame, Clock::time_point scheduled, Clock::time_po
   const auto bytes = frame.size();
   if (!ws_.send(std::move(frame))) {
     ++world_.stats.sends_skipped;
+    ++world_.stats.sends_refused;
     return false;
   }
+  unwritten_.push_back(now);
   ++world_.stats.frames_sent;
   world_.stats.bytes_sent += bytes;
-  if (scheduled != now && world_.recording(now)) world_.stats.send_lag.record(micros(now - scheduled));
+  if (scheduled != now && world_.recording(now)) {
+    world_.stats.send_lag.record(micros(now - scheduled));
+    world_.window.send_lag.record(micros(now - scheduled));
+  }
   return true;
+}
+
+void Client::on_ws_written() {
+  if (unwritten_.empty()) return;
+  const auto now = Clock::now();
+  if (world_.recording(now)) {
+    world_.stats.write_wait.record(micros(now - unwritten_.front()));
+    world_.window.write_wait.record(micros(now - unwritten_.front()));
+  }
+  unwritten_.pop_front();
 }
 
 // ---- inbound frames -------------------------------------------------------------------------
@@ -530,7 +582,9 @@ void Client::set_host(bool host, Clock::time_point now) {
 void Client::record_broadcast_latency(Clock::time_point now) {
   const ScannedFrame& f = world_.scanner.frame();
   if (!f.has_event_timestamp || !f.has_seq || !world_.recording(now)) return;
-  world_.stats.broadcast.record(static_cast<std::int64_t>((world_.wall_ms(now) - f.event_timestamp) * 1000.0));
+  const auto latency = static_cast<std::int64_t>((world_.wall_ms(now) - f.event_timestamp) * 1000.0);
+  world_.stats.broadcast.record(latency);
+  world_.window.broadcast.record(latency);
 }
 
 double Client::position_at(Clock::time_point t) const {
@@ -557,7 +611,10 @@ void Client::start_status(Clock::time_point scheduled) {
 void Client::on_http_response(unsigned status, std::string_view body) {
   const auto now = Clock::now();
   auto& stats = world_.stats;
-  if (world_.recording(now)) stats.status.record(micros(now - status_scheduled_));
+  if (world_.recording(now)) {
+    stats.status.record(micros(now - status_scheduled_));
+    world_.window.status.record(micros(now - status_scheduled_));
+  }
   if (status == 200) {
     ++stats.status_ok;
     if (state_ == State::joined && now - joined_at_ > kStatusRoomGrace && body.find(room_marker_) == std::string_view::npos) {

@@ -20,7 +20,10 @@
 //
 // Fixed schedules, no coordinated omission: a periodic send happens at phase + k·interval (a
 // random phase per client) whatever happened before; latencies are measured from that scheduled
-// time. A client more than kMaxCatchUp periods behind skips the surplus and counts it.
+// time. A client more than kMaxCatchUp periods behind skips the surplus and counts it
+// (sends_skipped_late: the generator was late). A frame the socket refuses because its queue is
+// full counts as sends_refused (the target is not reading); the time each frame waits in that
+// queue until its write completes is write_wait.
 //
 // Single-threaded (the worker's thread). The destructor removes the client's wake-ups from the
 // scheduler (cheap once the scheduler is stopped, as the worker does first) and drops its
@@ -28,6 +31,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 
@@ -51,8 +55,11 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   Client(World& world, RoomInfo& room, int member, std::string source, const Target& target);
   ~Client();
 
-  // Schedules the first connect.
+  // Schedules a connect: the first one, or (stages) one after retire().
   void start(Clock::time_point connect_at);
+  // Stages ramping down: LEAVE (or close) and stay closed until start() is called again.
+  void retire(Clock::time_point now);
+  Clock::time_point first_connect() const { return first_connect_; }
   // The run is over: no more scheduled sends or reconnects. A connection still being opened is
   // closed as soon as it opens.
   void stop_activity();
@@ -73,6 +80,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   void on_ws_message(std::string_view text) override;
   void on_ws_failed(std::string_view reason, unsigned http_status) override;
   void on_ws_closed(const net::WsCloseInfo& info) override;
+  void on_ws_written() override;
 
   void on_http_response(unsigned status, std::string_view body) override;
   void on_http_failed(std::string_view reason) override;
@@ -113,6 +121,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   net::HttpClient http_;
 
   State state_ = State::idle;
+  Clock::time_point first_connect_ = Clock::time_point::max();
   std::array<Clock::time_point, kActs> next_{};
   std::array<std::chrono::microseconds, kActs> phase_{};
   SeqTracker seq_;
@@ -122,6 +131,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   bool reconnecting_ = false;   // the next connect follows an unintended close
   bool rejoining_ = false;      // the next connect follows a churn LEAVE
   bool watchdog_close_ = false;
+  bool retiring_ = false;       // retire(): the close that follows is final
   Clock::time_point connect_scheduled_{};
   Clock::time_point join_sent_{};
   Clock::time_point joined_at_{};
@@ -138,6 +148,7 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   Clock::time_point ping_sent_{};
   int missed_pongs_ = 0;
   int awaiting_echo_ = 0;  // own room broadcasts not yet received back
+  std::deque<Clock::time_point> unwritten_;  // when each frame still in the socket's queue was queued
 
   Clock::time_point status_scheduled_{};
   std::optional<Clock::time_point> status_queued_;

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <ctime>
 #include <random>
 
 #include <boost/json.hpp>
@@ -101,6 +102,15 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   }
   if (raw.clients < 1) return fmt::format("--clients {}: at least one client is needed", raw.clients);
   o.clients = raw.clients;
+  for (const auto& text : raw.stages) {
+    auto parsed = parse_stage(text);
+    if (auto* refusal = std::get_if<std::string>(&parsed)) return *refusal;
+    o.stages.push_back(std::get<Stage>(parsed));
+  }
+  if (!o.stages.empty()) {
+    o.clients = peak_clients(o.stages);
+    if (o.clients < 1) return "--stage: no stage has a client; at least one stage needs a count above 0";
+  }
   o.room_size = raw.room_size;
   o.rooms = (o.clients + o.room_size - 1) / o.room_size;
 
@@ -111,6 +121,10 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
     const bool allow_zero = into == &o.warmup || into == &o.drain;
     if (allow_zero && (*text == "0" || *text == "0ms")) continue;
     if (auto error = apply_duration(flag, *text, *into, false)) return *error;
+  }
+  if (!o.stages.empty()) {
+    o.duration = total_duration(o.stages);
+    if (o.duration.count() == 0) return "--stage: the stages last 0 s together";
   }
   auto& b = o.behaviour;
   for (const auto& [flag, text, into, off] : {
@@ -128,12 +142,17 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
     if (auto error = apply_duration(flag, *text, *into, off)) return *error;
   }
   if (raw.no_webrtc) b.webrtc = false;
+  if (auto error = apply_duration("--max-lag", raw.max_lag, o.health.max_lag, false)) return *error;
+  if (!(raw.max_skipped_percent >= 0 && raw.max_skipped_percent <= 100)) {
+    return fmt::format("--max-skipped {:g}: expected a percentage from 0 to 100", raw.max_skipped_percent);
+  }
+  o.health.max_skipped_percent = raw.max_skipped_percent;
 
   if (o.drain > kMaxDrain) return fmt::format("--drain {}: at most {}", seconds(o.drain), seconds(kMaxDrain));
   if (o.warmup >= o.duration) {
     return fmt::format("--warmup {} must be shorter than --duration {}", seconds(o.warmup), seconds(o.duration));
   }
-  o.ramp = raw.ramp < 0 ? default_ramp(o.profile) : raw.ramp;
+  o.ramp = !o.stages.empty() ? 0.0 : raw.ramp < 0 ? default_ramp(o.profile) : raw.ramp;
   if (o.ramp > 0) {
     const double ramp_seconds = o.clients / o.ramp;
     if (ramp_seconds >= std::chrono::duration<double>(o.duration).count()) {
@@ -154,7 +173,18 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   o.sdp_bytes = raw.sdp_bytes;
   o.bind = raw.bind;
   o.address_per_room = raw.address_per_room;
-  o.out = raw.out;
+  o.run_id = random_run_id();
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  for (auto [from, into] : {std::pair{&raw.out, &o.out}, std::pair{&raw.html, &o.html}}) {
+    *into = *from;
+    if (const auto at = into->find(kRunPlaceholder); at != std::string::npos) {
+      into->replace(at, kRunPlaceholder.size(), fmt::format("{}-{}", stamp, o.run_id));
+    }
+  }
   o.thresholds = raw.thresholds;
   for (const auto& text : o.thresholds) {
     if (auto parsed = parse_threshold(text); std::holds_alternative<std::string>(parsed)) {
@@ -165,7 +195,6 @@ std::variant<Options, std::string> validate(const RawOptions& raw) {
   o.progress = raw.progress;
   o.quiet = raw.quiet;
   o.json_output = raw.json_output;
-  o.run_id = random_run_id();
   return o;
 }
 
@@ -218,6 +247,8 @@ boost::json::value Options::to_json() const {
   json::array url_list(urls.begin(), urls.end());
   json::array bind_list(bind.begin(), bind.end());
   json::array threshold_list(thresholds.begin(), thresholds.end());
+  json::array stage_list;
+  for (const auto& s : stages) stage_list.push_back(json::object{{"duration_ms", s.duration.count()}, {"clients", s.target}});
   const auto& b = behaviour;
   return json::object{
       {"urls", std::move(url_list)},
@@ -225,6 +256,7 @@ boost::json::value Options::to_json() const {
       {"room_size", room_size},
       {"rooms", rooms},
       {"ramp_per_s", ramp},
+      {"stages", std::move(stage_list)},
       {"duration_ms", ms(duration)},
       {"warmup_ms", ms(warmup)},
       {"drain_ms", ms(drain)},
@@ -235,6 +267,8 @@ boost::json::value Options::to_json() const {
       {"thresholds", std::move(threshold_list)},
       {"leave_at_end", leave_at_end},
       {"sdp_bytes", sdp_bytes},
+      {"max_lag_ms", ms(health.max_lag)},
+      {"max_skipped_percent", health.max_skipped_percent},
       {"run_id", run_id},
       {"behaviour_ms",
        json::object{{"ping", ms(b.ping)},

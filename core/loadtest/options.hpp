@@ -8,10 +8,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include <boost/json/fwd.hpp>
+
+#include "core/loadtest/stages.hpp"
 
 namespace tandem::loadtest {
 
@@ -36,6 +39,14 @@ struct Behaviour {
   bool aligned_seeks = false;   // storm: every room seeks at the same instants
 };
 
+// How far the generator may fall behind, or the target push back, before the run cannot vouch
+// for the load it reports (health.hpp).
+struct HealthBounds {
+  Millis max_lag{kDefaultMaxLagMs};   // p99 of send lag, of event-loop lag and of write wait
+  double max_skipped_percent = 0.1;   // skipped sends, as a share of the scheduled ones
+  static constexpr int kDefaultMaxLagMs = 100;
+};
+
 // Text as given on the command line. Empty behaviour strings mean "the profile's default".
 struct RawOptions {
   std::vector<std::string> urls;
@@ -43,6 +54,7 @@ struct RawOptions {
   int room_size = 4;
   double ramp = -1;  // clients per second; 0 = all at once; negative = the profile's default
   std::string duration = "30s";
+  std::vector<std::string> stages;  // "30s:1000"; when given they replace clients, ramp and duration
   std::string warmup = "0ms";
   std::string drain = "5s";
   std::string profile = "extension";
@@ -50,12 +62,15 @@ struct RawOptions {
   std::vector<std::string> bind;
   bool address_per_room = false;
   std::string out;
+  std::string html;
   std::vector<std::string> thresholds;
   std::string ping, pong_timeout, position, status, heartbeat, play_pause, seek, ready_delay, churn, rejoin_delay;
   bool no_webrtc = false;
   bool no_leave = false;
   int sdp_bytes = 1500;
   std::string connect_timeout = "10s";
+  std::string max_lag = "100ms";
+  double max_skipped_percent = 0.1;
   bool progress = false;  // force the progress line when stderr is not a terminal
   bool quiet = false;
   bool json_output = false;  // the report as one JSON line on stdout instead of the table
@@ -67,6 +82,7 @@ struct Options {
   int room_size = 0;
   int rooms = 0;  // ceil(clients / room_size); the last room may be smaller
   double ramp = 0;
+  std::vector<Stage> stages;  // empty: connect `clients` at `ramp` per second and hold
   Millis duration{0};
   Millis warmup{0};
   Millis drain{0};
@@ -76,10 +92,12 @@ struct Options {
   std::vector<std::string> bind;
   bool address_per_room = false;
   std::string out;
+  std::string html;  // --html: the self-contained HTML report
   std::vector<std::string> thresholds;
   bool leave_at_end = true;
   int sdp_bytes = 0;
   Millis connect_timeout{0};
+  HealthBounds health;
   bool progress = false;
   bool quiet = false;
   bool json_output = false;
@@ -96,6 +114,10 @@ Behaviour profile_defaults(Profile p);
 // Connects per second when --ramp is not given: all at once for storm, kDefaultRamp otherwise.
 inline constexpr double kDefaultRamp = 500;
 double default_ramp(Profile p);
+
+// In --out and --html, replaced by the start time and the run id ("20261202T151342Z-3fa2c1"), so that
+// every run of a Job keeps its own report.
+inline constexpr std::string_view kRunPlaceholder = "{run}";
 
 // Validates `raw`. Returns the plan, or the reason it is refused (a usage error).
 std::variant<Options, std::string> validate(const RawOptions& raw);

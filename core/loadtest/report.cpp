@@ -1,10 +1,13 @@
 #include "core/loadtest/report.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "core/loadtest/series.hpp"
+#include "core/store/json_text.hpp"
 #include "core/util/version.hpp"
 
 namespace tandem::loadtest {
@@ -14,10 +17,15 @@ namespace json = boost::json;
 namespace {
 
 double ms(std::int64_t micros) { return static_cast<double>(micros) / 1000.0; }
+// Rounded to `places` decimals, so the JSON report reads 72.553 rather than 72.55312755301.
+double rounded(double v, int places) {
+  const double scale = std::pow(10.0, places);
+  return std::round(v * scale) / scale;
+}
 
 json::object latency_json(const Histogram& h) {
   return json::object{{"count", h.count()},          {"min", ms(h.min())},
-                      {"mean", h.mean() / 1000.0},    {"p50", ms(h.quantile(0.50))},
+                      {"mean", rounded(h.mean() / 1000.0, 3)},    {"p50", ms(h.quantile(0.50))},
                       {"p90", ms(h.quantile(0.90))},  {"p99", ms(h.quantile(0.99))},
                       {"p99_9", ms(h.quantile(0.999))}, {"max", ms(h.max())}};
 }
@@ -60,14 +68,20 @@ Report build_report(const Options& options, std::vector<WorkerResult> workers, s
     r.total.merge(w.stats);
     r.elapsed_s = std::max(r.elapsed_s, w.elapsed_s);
   }
-  r.workers = std::move(workers);
   for (const auto& text : options.thresholds) {
     const auto parsed = parse_threshold(text);
     if (const auto* t = std::get_if<Threshold>(&parsed)) {
       r.thresholds.push_back(evaluate(*t, r.total));
-      r.passed = r.passed && r.thresholds.back().passed;
+      r.thresholds_passed = r.thresholds_passed && r.thresholds.back().passed;
     }
   }
+  r.health = judge_health(options, r.total, workers);
+  r.verdict = decide(r.health, r.thresholds_passed);
+  r.passed = r.verdict == Verdict::passed;
+  std::vector<const json::array*> samples;
+  for (const auto& w : workers) samples.push_back(&w.series);
+  r.series = merge_series(samples);
+  r.workers = std::move(workers);
   return r;
 }
 
@@ -83,7 +97,10 @@ json::value report_json(const Report& r) {
                                    {"frames_received", w.stats.frames_received},
                                    {"broadcasts_received", w.stats.broadcasts_received},
                                    {"lost", w.stats.lost},
-                                   {"elapsed_s", w.elapsed_s}});
+                                   {"elapsed_s", rounded(w.elapsed_s, 3)},
+                                   {"cpu_percent", w.elapsed_s > 0 ? rounded(static_cast<double>(w.stats.cpu_us) /
+                                                                                (w.elapsed_s * 1e4), 1)
+                                                                   : 0.0}});
   }
   json::object counters;
   for (const auto& f : Stats::fields()) counters[f.name] = s.*f.member;
@@ -91,15 +108,30 @@ json::value report_json(const Report& r) {
   for (const auto& h : Stats::histograms()) latency[h.name] = latency_json(s.*h.member);
   json::array thresholds;
   for (const auto& t : r.thresholds) {
-    thresholds.push_back(json::object{{"expr", t.text}, {"actual", t.actual}, {"actual_text", t.actual_text},
+    thresholds.push_back(json::object{{"expr", t.text}, {"actual", rounded(t.actual, 3)}, {"actual_text", t.actual_text},
                                       {"passed", t.passed}});
   }
   const double operations = static_cast<double>(s.operations());
+  const Health& h = r.health;
+  auto rate = [&](std::uint64_t n) { return r.elapsed_s > 0 ? rounded(static_cast<double>(n) / r.elapsed_s, 1) : 0.0; };
+  json::object generator{{"healthy", h.generator.empty()},
+                         {"reasons", json::array(h.generator.begin(), h.generator.end())},
+                         {"send_lag_p99_ms", h.send_lag_p99_ms},
+                         {"loop_lag_p99_ms", h.loop_lag_p99_ms},
+                         {"skipped_late_percent", rounded(h.skipped_late_percent, 4)},
+                         {"max_cpu_percent", rounded(h.max_cpu_percent, 1)},
+                         {"max_lag_ms", r.options->health.max_lag.count()},
+                         {"max_skipped_percent", r.options->health.max_skipped_percent}};
+  json::object target{{"took_the_load", h.target.empty()},
+                      {"reasons", json::array(h.target.begin(), h.target.end())},
+                      {"write_wait_p99_ms", h.write_wait_p99_ms},
+                      {"skipped_percent", rounded(h.skipped_target_percent, 4)},
+                      {"unreachable", h.unreachable}};
   return json::object{
       {"tool", "tandem loadtest"},
       {"version", util::version()},
       {"started_at", r.started_at},
-      {"elapsed_s", r.elapsed_s},
+      {"elapsed_s", rounded(r.elapsed_s, 3)},
       {"parameters", r.options->to_json()},
       {"workers", std::move(workers)},
       {"clients",
@@ -107,10 +139,10 @@ json::value report_json(const Report& r) {
                     {"gave_up", s.gave_up}}},
       {"counters", std::move(counters)},
       {"rates_per_s",
-       json::object{{"frames_sent", r.elapsed_s > 0 ? static_cast<double>(s.frames_sent) / r.elapsed_s : 0.0},
-                    {"frames_received", r.elapsed_s > 0 ? static_cast<double>(s.frames_received) / r.elapsed_s : 0.0},
-                    {"broadcasts_received",
-                     r.elapsed_s > 0 ? static_cast<double>(s.broadcasts_received) / r.elapsed_s : 0.0}}},
+       json::object{{"frames_sent", rate(s.frames_sent)},
+                    {"frames_received", rate(s.frames_received)},
+                    {"broadcasts_received", rate(s.broadcasts_received)},
+                    {"status_requests", rate(s.status_requests)}}},
       {"latency_ms", std::move(latency)},
       {"delivery",
        json::object{{"broadcasts_received", s.broadcasts_received}, {"lost", s.lost}, {"tail_lost", s.tail_lost},
@@ -118,14 +150,22 @@ json::value report_json(const Report& r) {
       {"errors",
        json::object{{"total", s.errors()},
                     {"operations", s.operations()},
-                    {"percent", operations > 0 ? 100.0 * static_cast<double>(s.errors()) / operations : 0.0},
+                    {"percent", operations > 0 ? rounded(100.0 * static_cast<double>(s.errors()) / operations, 4) : 0.0},
                     {"by_code", map_json(s.errors_by_code)},
                     {"close_codes", map_json(s.close_codes)},
                     {"connect_failures", map_json(s.connect_failure_reasons)}}},
       {"thresholds", std::move(thresholds)},
+      {"generator", std::move(generator)},
+      {"target", std::move(target)},
+      {"verdict", verdict_name(r.verdict)},
+      {"advice", h.advice},
+      {"exit_code", exit_code(r.verdict)},
       {"passed", r.passed},
+      {"series", r.series},
   };
 }
+
+std::string report_text(const Report& report) { return store::write_json(report_json(report)); }
 
 std::string human_table(const Report& r) {
   const Options& o = *r.options;
@@ -173,15 +213,52 @@ std::string human_table(const Report& r) {
                      f(static_cast<double>(hist.quantile(0.99))), f(static_cast<double>(hist.quantile(0.999))),
                      f(static_cast<double>(hist.max())), f(hist.mean())));
   }
+  const Health& h = r.health;
+  line("");
+  line(fmt::format("generator  send lag p99 {}  event-loop lag p99 {}  skipped late {:.2f}%  busiest worker CPU {:.0f}%  "
+                   "(bound: --max-lag {}, --max-skipped {:g}%)",
+                   format_micros(h.send_lag_p99_ms * 1000), format_micros(h.loop_lag_p99_ms * 1000),
+                   h.skipped_late_percent, h.max_cpu_percent,
+                   format_micros(static_cast<double>(o.health.max_lag.count()) * 1000), o.health.max_skipped_percent));
+  line(fmt::format("target     write wait p99 {}  sends held back {:.2f}%", format_micros(h.write_wait_p99_ms * 1000),
+                   h.skipped_target_percent));
+  int missed = 0;
   if (!r.thresholds.empty()) {
     line("");
-    int missed = 0;
     for (const auto& t : r.thresholds) {
       if (!t.passed) ++missed;
       line(fmt::format("threshold  {:<24} {:>12}  {}", t.text, t.actual_text, t.passed ? "ok" : "MISSED"));
     }
-    line(missed == 0 ? "result     PASSED" : fmt::format("result     FAILED ({} of {} thresholds missed)", missed,
-                                                          r.thresholds.size()));
+  }
+  line("");
+  auto reasons = [&](const std::vector<std::string>& list) {
+    for (const auto& reason : list) line("  * " + reason);
+  };
+  switch (r.verdict) {
+    case Verdict::invalid:
+      line("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+      line("result     INVALID: the load generator fell behind; the figures above measure the loadtest, not the");
+      line("           target, and no threshold can pass this run");
+      reasons(h.generator);
+      line("  what to do: " + h.advice);
+      line("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+      break;
+    case Verdict::unreachable:
+      line("result     UNREACHABLE: " + h.unreachable);
+      line("  what to do: " + h.advice);
+      break;
+    case Verdict::held_back:
+      line("result     NOT APPLIED: the target held the load back (the generator kept up); the run cannot vouch");
+      line("           for the target at this load");
+      reasons(h.target);
+      line("  what to do: " + h.advice);
+      break;
+    case Verdict::threshold_missed:
+      line(fmt::format("result     FAILED ({} of {} thresholds missed)", missed, r.thresholds.size()));
+      break;
+    case Verdict::passed:
+      line("result     PASSED");
+      break;
   }
   return out;
 }

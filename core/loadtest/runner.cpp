@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "core/loadtest/address_pool.hpp"
+#include "core/loadtest/html_report.hpp"
 #include "core/loadtest/report.hpp"
 #include "core/loadtest/target.hpp"
 #include "core/loadtest/worker.hpp"
@@ -27,8 +28,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
 constexpr auto kProgressEvery = std::chrono::milliseconds(900);
 
 std::string iso_now() {
@@ -74,7 +73,8 @@ class ProgressPrinter {
 };
 
 json::value result_json(const WorkerResult& r) {
-  return json::object{{"index", r.index}, {"elapsed_s", r.elapsed_s}, {"stats", r.stats.to_json()}};
+  return json::object{{"index", r.index}, {"elapsed_s", r.elapsed_s}, {"stats", r.stats.to_json()},
+                      {"series", r.series}};
 }
 
 WorkerResult result_from(const json::value& v) {
@@ -83,6 +83,7 @@ WorkerResult result_from(const json::value& v) {
   r.index = json::value_to<int>(o.at("index"));
   r.elapsed_s = o.at("elapsed_s").to_number<double>();
   r.stats = Stats::from_json(o.at("stats"));
+  r.series = o.at("series").as_array();
   return r;
 }
 
@@ -255,9 +256,11 @@ int run(const RawOptions& raw) {
     }
     targets.push_back(std::get<Target>(std::move(parsed)));
   }
-  if (!options.out.empty() && !std::ofstream(options.out, std::ios::app)) {
-    std::cerr << "tandem loadtest: --out " << options.out << ": cannot write there\n";
-    return kExitUsage;
+  for (const auto& [flag, file] : {std::pair{"--out", &options.out}, std::pair{"--html", &options.html}}) {
+    if (!file->empty() && !std::ofstream(*file, std::ios::app)) {
+      std::cerr << "tandem loadtest: " << flag << " " << *file << ": cannot write there\n";
+      return kExitUsage;
+    }
   }
   if (auto refusal = check_descriptor_limit(options)) {
     std::cerr << "tandem loadtest: " << *refusal << "\n";
@@ -266,11 +269,11 @@ int run(const RawOptions& raw) {
   for (auto& target : targets) {
     if (auto failure = resolve(target)) {
       std::cerr << "tandem loadtest: " << *failure << "\n";
-      return kExitFailed;
+      return kExitUnreachable;
     }
     if (auto failure = probe(target, "", options.connect_timeout)) {
       std::cerr << "tandem loadtest: " << *failure << "\n";
-      return kExitFailed;
+      return kExitUnreachable;
     }
   }
   if (!pool.empty()) {
@@ -297,28 +300,42 @@ int run(const RawOptions& raw) {
     auto outcome = run_forked(options, targets, printer);
     if (auto* failure = std::get_if<std::string>(&outcome)) {
       printer.done();
-      std::cerr << "tandem loadtest: " << *failure << "\n";
-      return kExitFailed;
+      std::cerr << "tandem loadtest: INVALID run: " << *failure << "\n";
+      return kExitInvalid;
     }
     results = std::get<std::vector<WorkerResult>>(std::move(outcome));
   }
   printer.done();
 
   const Report report = build_report(options, std::move(results), started_at);
+  const std::string text = report_text(report);
   if (options.json_output) {
-    std::cout << json::serialize(report_json(report)) << std::endl;
+    std::cout << text << std::endl;
   } else {
     std::cout << human_table(report) << std::flush;
   }
   if (!options.out.empty()) {
     std::ofstream out(options.out, std::ios::trunc);
-    out << json::serialize(report_json(report)) << "\n";
+    out << text << "\n";
     if (!out.flush()) {
       std::cerr << "tandem loadtest: cannot write " << options.out << "\n";
-      return kExitFailed;
+      return kExitThresholdMissed;  // a runtime failure: exit 1, as for every command
     }
+    if (!options.quiet) std::cerr << "tandem loadtest: report written to " << options.out << "\n";
   }
-  return report.passed ? 0 : kExitFailed;
+  if (!options.html.empty()) {
+    std::ofstream out(options.html, std::ios::trunc);
+    out << html_report(report_json(report));
+    if (!out.flush()) {
+      std::cerr << "tandem loadtest: cannot write " << options.html << "\n";
+      return kExitThresholdMissed;  // a runtime failure: exit 1, as for every command
+    }
+    if (!options.quiet) std::cerr << "tandem loadtest: HTML report written to " << options.html << "\n";
+  }
+  if (!options.quiet && report.verdict != Verdict::passed && report.verdict != Verdict::threshold_missed) {
+    std::cerr << fmt::format("tandem loadtest: {}: {}\n", verdict_name(report.verdict), report.health.advice);
+  }
+  return exit_code(report.verdict);
 }
 
 }  // namespace tandem::loadtest

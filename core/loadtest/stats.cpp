@@ -8,8 +8,8 @@ namespace tandem::loadtest {
 
 namespace json = boost::json;
 
-const std::array<Stats::Field, 36>& Stats::fields() {
-  static const std::array<Field, 36> table{
+const std::array<Stats::Field, 40>& Stats::fields() {
+  static const std::array<Field, 40> table{
       Field{"clients", &Stats::clients},
       Field{"joined", &Stats::joined},
       Field{"connected_end", &Stats::connected_end},
@@ -36,6 +36,9 @@ const std::array<Stats::Field, 36>& Stats::fields() {
       Field{"answers_sent", &Stats::answers_sent},
       Field{"gates_released", &Stats::gates_released},
       Field{"sends_skipped", &Stats::sends_skipped},
+      Field{"sends_skipped_late", &Stats::sends_skipped_late},
+      Field{"sends_refused", &Stats::sends_refused},
+      Field{"status_skipped", &Stats::status_skipped},
       Field{"broadcasts_received", &Stats::broadcasts_received},
       Field{"lost", &Stats::lost},
       Field{"tail_lost", &Stats::tail_lost},
@@ -45,16 +48,18 @@ const std::array<Stats::Field, 36>& Stats::fields() {
       Field{"status_requests", &Stats::status_requests},
       Field{"status_ok", &Stats::status_ok},
       Field{"status_failed", &Stats::status_failed},
-      Field{"status_without_room", &Stats::status_without_room}};
+      Field{"status_without_room", &Stats::status_without_room},
+      Field{"cpu_us", &Stats::cpu_us}};
   return table;
 }
 
-const std::array<Stats::HistogramField, 7>& Stats::histograms() {
-  static const std::array<HistogramField, 7> table{
+const std::array<Stats::HistogramField, 9>& Stats::histograms() {
+  static const std::array<HistogramField, 9> table{
       HistogramField{"connect", &Stats::connect},   HistogramField{"join", &Stats::join},
       HistogramField{"broadcast", &Stats::broadcast}, HistogramField{"relay", &Stats::relay},
       HistogramField{"status", &Stats::status},     HistogramField{"pong", &Stats::pong},
-      HistogramField{"send_lag", &Stats::send_lag}};
+      HistogramField{"send_lag", &Stats::send_lag},   HistogramField{"write_wait", &Stats::write_wait},
+      HistogramField{"loop_lag", &Stats::loop_lag}};
   return table;
 }
 

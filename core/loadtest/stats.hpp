@@ -43,7 +43,10 @@ struct Stats {
   std::uint64_t offers_sent = 0;
   std::uint64_t answers_sent = 0;
   std::uint64_t gates_released = 0;   // PLAY_PAUSE from "server" seen by the seeker
-  std::uint64_t sends_skipped = 0;    // scheduled sends dropped: more than kMaxCatchUp behind, or queue full
+  std::uint64_t sends_skipped = 0;    // scheduled sends dropped, all causes (the three below)
+  std::uint64_t sends_skipped_late = 0;  // the generator was more than kMaxCatchUp periods behind
+  std::uint64_t sends_refused = 0;       // the socket's send queue was full: the target did not read
+  std::uint64_t status_skipped = 0;      // a /status poll due while two were still unanswered
   // Delivery (docs/protocol.md §3 seq)
   std::uint64_t broadcasts_received = 0;  // frames with a seq, while checking
   std::uint64_t lost = 0;                 // gaps + tail (see SeqTracker)
@@ -56,6 +59,8 @@ struct Stats {
   std::uint64_t status_ok = 0;
   std::uint64_t status_failed = 0;        // transport failure or non-200
   std::uint64_t status_without_room = 0;  // 200 without the client's room, ≥ 2 s after its JOIN
+  // The generator itself
+  std::uint64_t cpu_us = 0;               // CPU time (user + system) of the worker's thread
 
   std::map<std::string, std::uint64_t, std::less<>> errors_by_code;
   std::map<std::string, std::uint64_t, std::less<>> close_codes;       // unintended closes, by code
@@ -67,10 +72,13 @@ struct Stats {
   Histogram relay;      // OFFER/ANSWER sent → receipt by the target
   Histogram status;     // scheduled poll time → /status response
   Histogram pong;       // PING sent → PONG
-  Histogram send_lag;   // scheduled send time → actual send (the loadtest's own lateness)
+  Histogram send_lag;   // scheduled send time → handed to the socket (the loadtest's own lateness)
+  Histogram write_wait; // handed to the socket → write completed (grows when the target does not read)
+  Histogram loop_lag;   // how late the worker's event loop serves a wake-up (a probe every 100 ms)
 
   // Failures the `errors` threshold counts: ERROR frames, failed connects, unintended closes,
   // failed /status requests, PONG timeouts and sends the client had to drop.
+  // (Skipped sends also decide whether the run is valid: see health.hpp.)
   std::uint64_t errors() const;
   // Operations `errors` is a share of: frames sent + /status requests + connect attempts.
   std::uint64_t operations() const;
@@ -83,12 +91,12 @@ struct Stats {
     std::string_view name;
     std::uint64_t Stats::*member;
   };
-  static const std::array<Field, 36>& fields();
+  static const std::array<Field, 40>& fields();
   struct HistogramField {
     std::string_view name;
     Histogram Stats::*member;
   };
-  static const std::array<HistogramField, 7>& histograms();
+  static const std::array<HistogramField, 9>& histograms();
   // The counter or histogram called `name`, for thresholds; nullptr when unknown.
   const std::uint64_t* counter(std::string_view name) const;
   const Histogram* histogram(std::string_view name) const;

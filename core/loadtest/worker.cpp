@@ -1,7 +1,9 @@
 #include "core/loadtest/worker.hpp"
 
+#include <sys/resource.h>
 #include <time.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
 
@@ -27,6 +29,7 @@ constexpr milliseconds kPoll{50};           // drain and close checks
 constexpr milliseconds kSettleWait{300};    // frames in flight when the room's last seq was taken
 constexpr milliseconds kCloseWait{3'000};   // LEAVE / close handshakes at the end
 constexpr milliseconds kFirstStormSeek{2'000};  // after the last client of the ramp connected
+constexpr milliseconds kLoopProbe{100};     // how often the event-loop lag is measured
 
 double realtime_ms() {
   timespec ts{};
@@ -34,12 +37,81 @@ double realtime_ms() {
   return static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
+std::uint64_t thread_cpu_us() {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  auto us = [](const timeval& tv) {
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(tv.tv_usec);
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+// Measures how late the event loop serves a wake-up: asks for one every kLoopProbe and records
+// the difference between the time asked for and the time it ran. Stops with the run phase.
+class LoopProbe final : public Scheduler::Task {
+ public:
+  explicit LoopProbe(World& world) : world_(world) {}
+  void begin() { wake(world_.start); }
+  void on_wake(Clock::time_point) override {
+    const auto now = Clock::now();
+    if (world_.stopping) return;
+    if (world_.recording(now)) {
+      const auto late = std::chrono::duration_cast<std::chrono::microseconds>(now - due_).count();
+      world_.stats.loop_lag.record(late);
+      world_.window.loop_lag.record(late);
+    }
+    wake(std::max(due_ + kLoopProbe, now));
+  }
+
+ private:
+  void wake(Clock::time_point at) {
+    due_ = at;
+    world_.scheduler.wake_at(*this, at);
+  }
+  World& world_;
+  Clock::time_point due_{};
+};
+
+// Stages: connects and retires clients at the instants stages.hpp computes for them. The first
+// connect of each client is scheduled by the client itself (Client::start), like the ramp's.
+class StageDriver final : public Scheduler::Task {
+ public:
+  struct Event {
+    Clock::time_point at;
+    Client* client;
+    bool up;
+  };
+  StageDriver(World& world, std::vector<Event> events) : world_(world), events_(std::move(events)) {
+    std::sort(events_.begin(), events_.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
+  }
+  void begin() {
+    if (!events_.empty()) world_.scheduler.wake_at(*this, events_.front().at);
+  }
+  void on_wake(Clock::time_point now) override {
+    while (next_ < events_.size() && events_[next_].at <= now && !world_.stopping) {
+      const Event& e = events_[next_++];
+      if (e.up) {
+        e.client->start(e.at);
+      } else {
+        e.client->retire(now);
+      }
+    }
+    if (next_ < events_.size() && !world_.stopping) world_.scheduler.wake_at(*this, events_[next_].at);
+  }
+
+ private:
+  World& world_;
+  std::vector<Event> events_;
+  std::size_t next_ = 0;
+};
+
 // Drives the phases of the run on the scheduler (see worker.hpp).
 class Conductor final : public Scheduler::Task {
  public:
   Conductor(World& world, std::vector<std::unique_ptr<Client>>& clients, std::vector<RoomInfo>& rooms,
-            const ProgressSink& progress, Clock::time_point end)
-      : world_(world), clients_(clients), rooms_(rooms), progress_(progress), end_(end) {}
+            const ProgressSink& progress, Clock::time_point end, boost::json::array& series)
+      : world_(world), clients_(clients), rooms_(rooms), progress_(progress), end_(end), series_(series),
+        cpu_at_start_(thread_cpu_us()) {}
 
   void begin() { world_.scheduler.wake_at(*this, world_.start); }
 
@@ -96,6 +168,12 @@ class Conductor final : public Scheduler::Task {
 
   void report(Clock::time_point now) {
     next_report_ = now + kTick;
+    world_.stats.cpu_us = thread_cpu_us() - cpu_at_start_;
+    SamplePoint point;
+    point.elapsed_s = std::chrono::duration<double>(now - world_.start).count();
+    point.planned = planned_clients(now);
+    point.connected = world_.connected;
+    series_.push_back(take_sample(point, world_.stats, world_.window));
     if (!progress_) return;
     Progress p;
     p.elapsed_s = std::chrono::duration<double>(now - world_.start).count();
@@ -196,11 +274,28 @@ class Conductor final : public Scheduler::Task {
     world_.io.stop();
   }
 
+  // Clients the schedule wants connected at `now`: those whose first connect is due, until the
+  // run phase ends.
+  std::uint64_t planned_clients(Clock::time_point now) const {
+    if (phase_ != Phase::run) return 0;
+    const auto& stages = world_.options.stages;
+    if (!stages.empty()) {
+      const double share = static_cast<double>(clients_.size()) / world_.options.clients;
+      const auto t = std::chrono::duration_cast<milliseconds>(now - world_.start);
+      return static_cast<std::uint64_t>(planned_at(stages, t, share) + 1e-9);
+    }
+    std::uint64_t n = 0;
+    for (const auto& c : clients_) n += c->first_connect() <= now ? 1 : 0;
+    return n;
+  }
+
   World& world_;
   std::vector<std::unique_ptr<Client>>& clients_;
   std::vector<RoomInfo>& rooms_;
   const ProgressSink& progress_;
   Clock::time_point end_;
+  boost::json::array& series_;
+  std::uint64_t cpu_at_start_;
   Phase phase_ = Phase::run;
   Clock::time_point next_report_{};
   Clock::time_point drain_until_{};
@@ -255,19 +350,37 @@ WorkerResult run_worker(const Options& options, const std::vector<Target>& targe
   world.start = now + kStartDelay;
   world.record_from = world.start + options.warmup;
   const double rate = options.ramp > 0 ? options.ramp / options.workers : 0.0;
+  std::vector<StageDriver::Event> stage_events;
+  const double client_share = static_cast<double>(clients.size()) / options.clients;
   for (std::size_t k = 0; k < clients.size(); ++k) {
+    if (!options.stages.empty()) {
+      bool first = true;
+      for (const auto& t : transitions(options.stages, static_cast<int>(k), client_share)) {
+        if (first && t.up) {
+          clients[k]->start(world.start + t.at);
+        } else {
+          stage_events.push_back(StageDriver::Event{world.start + t.at, clients[k].get(), t.up});
+        }
+        first = false;
+      }
+      continue;
+    }
     const auto offset = rate > 0 ? std::chrono::duration_cast<Clock::duration>(
                                        std::chrono::duration<double>(static_cast<double>(k) / rate))
                                  : Clock::duration::zero();
     clients[k]->start(world.start + offset);
   }
+  StageDriver stage_driver(world, std::move(stage_events));
+  stage_driver.begin();
   const auto ramp_end = world.start + (rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
                                                       static_cast<double>(clients.size()) / rate))
                                                 : Clock::duration::zero());
   for (auto& room : rooms) room.first_seek = ramp_end + kFirstStormSeek;
 
-  Conductor conductor(world, clients, rooms, progress, world.start + options.duration);
+  Conductor conductor(world, clients, rooms, progress, world.start + options.duration, result.series);
   conductor.begin();
+  LoopProbe probe(world);
+  probe.begin();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   int signals_seen = 0;

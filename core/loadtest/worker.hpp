@@ -10,6 +10,8 @@
 // SIGINT/SIGTERM end the run early (drain and report as usual); a second one stops at once.
 
 #include <functional>
+
+#include <boost/json/array.hpp>
 #include <vector>
 
 #include "core/loadtest/options.hpp"
@@ -25,6 +27,7 @@ struct WorkerResult {
   int index = 0;
   double elapsed_s = 0;  // from the first connect to the end of the close phase
   Stats stats;
+  boost::json::array series;  // one sample a second (series.hpp)
 };
 
 // Runs worker `index` of options.workers over `targets` (resolved). Calls `progress` once a

@@ -11,6 +11,7 @@
 #include "core/loadtest/frame_scan.hpp"
 #include "core/loadtest/options.hpp"
 #include "core/loadtest/scheduler.hpp"
+#include "core/loadtest/series.hpp"
 #include "core/loadtest/stats.hpp"
 #include "core/loadtest/target.hpp"
 
@@ -37,6 +38,7 @@ struct World {
   Scheduler& scheduler;
   const Options& options;
   Stats& stats;
+  Window window;  // latencies since the last per-second sample
   std::vector<Target> targets;
   FrameScanner scanner;
   std::string sdp;

@@ -141,6 +141,8 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
     if (!handler || state == State::closed) return;
     if (ec) return finish(ec);
     queue.pop_front();
+    handler->on_ws_written();
+    if (!handler || state == State::closed) return;
     if (state == State::open && !queue.empty()) return write();
     if (state == State::closing && pending_close) close_now(*std::exchange(pending_close, std::nullopt));
   }

@@ -41,6 +41,9 @@ class WsClientHandler {
   // when it declined it (404, 429, 503, …), 0 when there was none (refused, timeout, reset).
   virtual void on_ws_failed(std::string_view reason, unsigned http_status) = 0;
   virtual void on_ws_closed(const WsCloseInfo& info) = 0;
+  // The oldest queued frame has been handed to the kernel (its write completed). Frames complete
+  // in the order send() queued them. Optional: for a caller that measures how long its frames wait.
+  virtual void on_ws_written() {}
 
  protected:
   virtual ~WsClientHandler() = default;

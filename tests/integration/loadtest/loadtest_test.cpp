@@ -214,24 +214,24 @@ TEST_CASE("a run whose ramp ends at the duration still ends on time", "[loadtest
 
 TEST_CASE("bad input fails fast with the reason", "[loadtest]") {
   TempDir dir;
-  SECTION("an unreachable URL exits 1 within seconds") {
+  SECTION("an unreachable URL exits 3 within seconds") {
     const auto run = run_loadtest({"--url", "ws://127.0.0.1:" + std::to_string(tandem::test::free_port()) + "/ws",
                                    "--clients", "10", "--duration", "5s"},
                                   dir.path(), 20s);
-    CHECK(run.exit_code == 1);
+    CHECK(run.exit_code == 3);
     CHECK(run.err.find("cannot connect") != std::string::npos);
     CHECK(run.elapsed < 5s);
   }
-  SECTION("a URL that is not a WebSocket endpoint exits 1") {
+  SECTION("a URL that is not a WebSocket endpoint exits 3") {
     Node node;
     const auto run = run_loadtest(
         {"--url", "ws://127.0.0.1:" + std::to_string(node.port()) + "/nope", "--clients", "10", "--duration", "5s"},
         dir.path(), 20s);
-    CHECK(run.exit_code == 1);
+    CHECK(run.exit_code == 3);
     CHECK(run.err.find("not a WebSocket endpoint") != std::string::npos);
     CHECK(run.err.find("404") != std::string::npos);
   }
-  SECTION("a server that never answers the upgrade fails after --connect-timeout") {
+  SECTION("a server that never answers the upgrade fails after --connect-timeout, exit 3") {
     const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -244,7 +244,7 @@ TEST_CASE("bad input fails fast with the reason", "[loadtest]") {
                                    "--connect-timeout", "1s", "--clients", "10", "--duration", "5s"},
                                   dir.path(), 20s);
     ::close(listener);
-    CHECK(run.exit_code == 1);
+    CHECK(run.exit_code == 3);
     CHECK(run.err.find("timed out") != std::string::npos);
     CHECK(run.elapsed < 5s);
   }

@@ -154,13 +154,40 @@ void Node::restart() {
   start();
 }
 
+void Node::signal(int sig) {
+  if (process_) process_->signal(sig);
+}
+
+namespace {
+
+// `argv` run at nice value `nice_value` (through nice(1)) when it is above 0.
+std::vector<std::string> niced(std::vector<std::string> argv, int nice_value) {
+  if (nice_value <= 0) return argv;
+  argv.insert(argv.begin(), {"/usr/bin/nice", "-n", std::to_string(nice_value)});
+  return argv;
+}
+
+}  // namespace
+
+EchoTarget::EchoTarget(int nice_value) : port_(free_port()) {
+  process_ = std::make_unique<Process>(
+      niced({TANDEM_BINARY, "loadtest", "--echo-server", std::to_string(port_)}, nice_value), dir_.path(), "echo");
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!port_open(port_)) {
+    if (process_->wait(0ms)) throw std::runtime_error("the echo target exited at start: " + process_->err());
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("the echo target did not listen in 15 s");
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 std::string Node::log() const { return process_ ? process_->err() : std::string(); }
 
 RunResult run_loadtest(const std::vector<std::string>& args, const fs::path& dir, std::chrono::milliseconds timeout,
-                       ProcessOptions options) {
+                       ProcessOptions options, int nice_value) {
   static int counter = 0;
   std::vector<std::string> argv{TANDEM_BINARY, "loadtest"};
   argv.insert(argv.end(), args.begin(), args.end());
+  argv = niced(std::move(argv), nice_value);
   const auto started = std::chrono::steady_clock::now();
   Process p(argv, dir, "loadtest" + std::to_string(counter++), options);
   RunResult r;

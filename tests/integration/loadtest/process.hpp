@@ -70,6 +70,8 @@ class Node {
   // SIGTERM, wait for the exit (the node closes its clients with 1012), then start again on the
   // same port and data directory.
   void restart();
+  // Sends `sig` to the node (SIGSTOP to make it stop reading; SIGCONT before the fixture ends).
+  void signal(int sig);
   std::string log() const;
 
  private:
@@ -83,6 +85,19 @@ class Node {
   int generation_ = 0;
 };
 
+// The loadtest's own echo target (`tandem loadtest --echo-server PORT`) on 127.0.0.1.
+class EchoTarget {
+ public:
+  // `nice_value`: the process's nice value (19: it yields the CPU to every other test).
+  explicit EchoTarget(int nice_value = 0);
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_;
+  std::unique_ptr<Process> process_;
+};
+
 struct RunResult {
   int exit_code = -1;
   std::string out;
@@ -90,8 +105,8 @@ struct RunResult {
   std::chrono::milliseconds elapsed{0};
 };
 
-// Runs `tandem loadtest ARGS…`, at most `timeout`.
+// Runs `tandem loadtest ARGS…`, at most `timeout`. A `nice_value` above 0 runs it at that nice value.
 RunResult run_loadtest(const std::vector<std::string>& args, const std::filesystem::path& dir,
-                       std::chrono::milliseconds timeout, ProcessOptions options = {});
+                       std::chrono::milliseconds timeout, ProcessOptions options = {}, int nice_value = 0);
 
 }  // namespace tandem::test

@@ -7,8 +7,10 @@
 
 #include "core/loadtest/address_pool.hpp"
 #include "core/loadtest/frame_scan.hpp"
+#include "core/loadtest/health.hpp"
 #include "core/loadtest/histogram.hpp"
 #include "core/loadtest/seq_tracker.hpp"
+#include "core/loadtest/series.hpp"
 #include "core/loadtest/stats.hpp"
 #include "core/loadtest/threshold.hpp"
 
@@ -139,4 +141,185 @@ TEST_CASE("bind addresses expand CIDR blocks to their hosts", "[loadtest]") {
   CHECK(AddressPool::loopback_rooms().at(0) == "127.16.0.1");
   CHECK(std::holds_alternative<std::string>(AddressPool::parse({"127.0.0.1/33"})));
   CHECK(std::holds_alternative<std::string>(AddressPool::parse({"localhost"})));
+}
+
+namespace {
+
+Options health_options() {
+  RawOptions raw;
+  raw.urls = {"ws://127.0.0.1:1/ws"};
+  return std::get<Options>(validate(raw));
+}
+
+WorkerResult one_worker(const Stats& stats) {
+  WorkerResult w;
+  w.elapsed_s = 10;
+  w.stats = stats;
+  return w;
+}
+
+Stats healthy_stats() {
+  Stats s;
+  s.clients = 100;
+  s.joined = 100;
+  s.frames_sent = 10'000;
+  for (int i = 0; i < 1000; ++i) {
+    s.send_lag.record(2'000);
+    s.loop_lag.record(1'000);
+    s.write_wait.record(100);
+  }
+  s.cpu_us = 2'000'000;  // 20 % of a core over 10 s
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a generator that kept up and a target that took the load pass", "[loadtest]") {
+  const Options o = health_options();
+  const Stats s = healthy_stats();
+  const Health h = judge_health(o, s, {one_worker(s)});
+  CHECK(h.generator.empty());
+  CHECK(h.target.empty());
+  CHECK(h.unreachable.empty());
+  CHECK(h.max_cpu_percent == Approx(20.0));
+  CHECK(decide(h, true) == Verdict::passed);
+  CHECK(decide(h, false) == Verdict::threshold_missed);
+  CHECK(exit_code(decide(h, false)) == 1);
+}
+
+TEST_CASE("a late generator makes the run invalid, before every other verdict", "[loadtest]") {
+  const Options o = health_options();
+  SECTION("send lag above --max-lag") {
+    Stats s = healthy_stats();
+    for (int i = 0; i < 100; ++i) s.send_lag.record(3'100'000);
+    s.sends_refused = 5'000;  // the target pushed back too: the generator is named first
+    s.sends_skipped = 5'000;
+    const Health h = judge_health(o, s, {one_worker(s)});
+    REQUIRE_FALSE(h.generator.empty());
+    CHECK(h.generator.front().find("send lag p99") != std::string::npos);
+    CHECK_FALSE(h.target.empty());
+    CHECK(decide(h, true) == Verdict::invalid);
+    CHECK(exit_code(Verdict::invalid) == 4);
+    CHECK(h.advice.find("--workers") != std::string::npos);
+  }
+  SECTION("event-loop lag above --max-lag") {
+    Stats s = healthy_stats();
+    for (int i = 0; i < 100; ++i) s.loop_lag.record(500'000);
+    CHECK(decide(judge_health(o, s, {one_worker(s)}), true) == Verdict::invalid);
+  }
+  SECTION("sends skipped because the generator was late") {
+    Stats s = healthy_stats();
+    s.sends_skipped_late = s.sends_skipped = 100;  // ~1 % of scheduled sends, above 0.1 %
+    const Health h = judge_health(o, s, {one_worker(s)});
+    CHECK(decide(h, true) == Verdict::invalid);
+    CHECK(h.skipped_late_percent == Approx(100.0 * 100 / 10'100));
+  }
+  SECTION("a few late sends within --max-skipped are tolerated") {
+    Stats s = healthy_stats();
+    s.sends_skipped_late = s.sends_skipped = 5;
+    CHECK(decide(judge_health(o, s, {one_worker(s)}), true) == Verdict::passed);
+  }
+}
+
+TEST_CASE("a target that pushed back holds the load back, and one nobody reached is unreachable", "[loadtest]") {
+  const Options o = health_options();
+  SECTION("full send queues") {
+    Stats s = healthy_stats();
+    s.sends_refused = s.sends_skipped = 200;
+    const Health h = judge_health(o, s, {one_worker(s)});
+    CHECK(h.generator.empty());
+    REQUIRE_FALSE(h.target.empty());
+    CHECK(decide(h, true) == Verdict::held_back);
+    CHECK(exit_code(Verdict::held_back) == 5);
+  }
+  SECTION("writes that do not complete") {
+    Stats s = healthy_stats();
+    for (int i = 0; i < 100; ++i) s.write_wait.record(2'000'000);
+    CHECK(decide(judge_health(o, s, {one_worker(s)}), true) == Verdict::held_back);
+  }
+  SECTION("most clients never joined") {
+    Stats s = healthy_stats();
+    s.joined = 10;
+    const Health h = judge_health(o, s, {one_worker(s)});
+    CHECK(decide(h, true) == Verdict::unreachable);
+    CHECK(exit_code(Verdict::unreachable) == 3);
+  }
+}
+
+TEST_CASE("the series merges the workers second by second", "[loadtest]") {
+  Stats a;
+  Stats b;
+  Window wa;
+  Window wb;
+  boost::json::array sa;
+  boost::json::array sb;
+  for (int second = 1; second <= 3; ++second) {
+    a.frames_sent += 100;
+    b.frames_sent += 50;
+    a.joined = b.joined = 4;
+    wa.broadcast.record(1'000 * second);
+    wb.broadcast.record(3'000 * second);
+    wb.broadcast.record(3'000 * second);
+    sa.push_back(take_sample({static_cast<double>(second), 4, 4}, a, wa));
+    sb.push_back(take_sample({static_cast<double>(second) + 0.01, 4, 3}, b, wb));
+  }
+  CHECK(wa.broadcast.count() == 0);  // taken, then emptied
+  const auto series = merge_series({&sa, &sb});
+  REQUIRE(series.size() == 3);
+  const auto& second = series.at(1).as_object();
+  CHECK(boost::json::value_to<std::uint64_t>(second.at("clients_planned")) == 8);
+  CHECK(boost::json::value_to<std::uint64_t>(second.at("connected")) == 7);
+  CHECK(second.at("frames_sent_per_s").to_number<double>() == Approx(150.0).epsilon(0.02));
+  const auto& broadcast = second.at("broadcast_ms").as_object();
+  CHECK(boost::json::value_to<std::uint64_t>(broadcast.at("count")) == 3);
+  CHECK(broadcast.at("max").to_number<double>() == Approx(6.0));
+}
+
+TEST_CASE("stages ramp up, hold and ramp down, and the last clients added leave first", "[loadtest]") {
+  using std::chrono::milliseconds;
+  const std::vector<Stage> stages{{milliseconds(10'000), 100}, {milliseconds(20'000), 100}, {milliseconds(10'000), 0}};
+  CHECK(planned_at(stages, milliseconds(0)) == Approx(0));
+  CHECK(planned_at(stages, milliseconds(5'000)) == Approx(50));
+  CHECK(planned_at(stages, milliseconds(20'000)) == Approx(100));
+  CHECK(planned_at(stages, milliseconds(35'000)) == Approx(50));
+  CHECK(planned_at(stages, milliseconds(99'000)) == Approx(0));
+  CHECK(planned_at(stages, milliseconds(5'000), 0.5) == Approx(25));
+  CHECK(total_duration(stages) == milliseconds(40'000));
+  CHECK(peak_clients(stages) == 100);
+
+  const auto first = transitions(stages, 0);
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].up);
+  CHECK(first[0].at == milliseconds(100));
+  CHECK_FALSE(first[1].up);
+  CHECK(first[1].at == milliseconds(39'900));
+  const auto last = transitions(stages, 99);
+  REQUIRE(last.size() == 2);
+  CHECK(last[0].at == milliseconds(10'000));
+  CHECK(last[1].at == milliseconds(30'000));  // the first to leave
+  CHECK(transitions(stages, 100).empty());     // never wanted
+
+  const std::vector<Stage> twice{{milliseconds(1'000), 10}, {milliseconds(1'000), 0}, {milliseconds(0), 10}};
+  const auto again = transitions(twice, 9);
+  REQUIRE(again.size() == 3);
+  CHECK(again[2].up);
+  CHECK(again[2].at == milliseconds(2'000));
+}
+
+TEST_CASE("stage flags parse and replace clients and duration", "[loadtest]") {
+  CHECK(std::holds_alternative<std::string>(parse_stage("30s")));
+  CHECK(std::holds_alternative<std::string>(parse_stage("30:100")));
+  CHECK(std::holds_alternative<std::string>(parse_stage("30s:-1")));
+  const auto stage = std::get<Stage>(parse_stage("2m:5000"));
+  CHECK(stage.duration == std::chrono::minutes(2));
+  CHECK(stage.target == 5000);
+
+  RawOptions raw;
+  raw.urls = {"ws://127.0.0.1:1/ws"};
+  raw.stages = {"30s:1000", "2m:5000", "30s:0"};
+  const auto o = std::get<Options>(validate(raw));
+  CHECK(o.clients == 5000);
+  CHECK(o.duration == std::chrono::minutes(3));
+  raw.stages = {"30s:0"};
+  CHECK(std::holds_alternative<std::string>(validate(raw)));
 }
