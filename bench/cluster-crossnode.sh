@@ -49,8 +49,8 @@ summary="$out/crossnode-$stamp.md"
   echo "binary: $binary ($("$binary" --version)); $(redis-server --version | cut -d' ' -f1-3)"
   echo "duration: ${duration}s per scenario, first 10 s not recorded"
   echo
-  echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | loadtest CPU | commits/s | broadcasts/s | load avg before → after |'
-  echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|'
+  echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | loadtest CPU | commits/s | broadcasts/s | machine busy | loadtest verdict | load avg before → after |'
+  echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 } | tee "$summary"
 
 pids=()
@@ -133,9 +133,9 @@ for scenario in "${scenarios[@]}"; do
   commits=$(awk -v a="${evalsha1:-0}" -v b="$evalsha0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f", (a - b) / s }')
   if [ -s "$report" ]; then
     python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$LT_CPU" "$RUN_SECONDS" "$commits" "$LOAD_BEFORE" \
-      "$LOAD_AFTER" "$duration" <<'EOF' | tee -a "$summary"
+      "$LOAD_AFTER" "$duration" "$MACHINE_BUSY" <<'EOF' | tee -a "$summary"
 import json, sys
-report, name, node_cpu, redis_cpu, lt_cpu, seconds, commits, before, after, duration = sys.argv[1:11]
+report, name, node_cpu, redis_cpu, lt_cpu, seconds, commits, before, after, duration, busy = sys.argv[1:12]
 r = json.load(open(report))
 b = r["latency_ms"]["broadcast"]; s = r["latency_ms"]["status"]
 c = r["clients"]; d = r["delivery"]; e = r["errors"]
@@ -143,7 +143,8 @@ status = f'{s["p99"]:.1f}' if s["count"] else "–"
 measured = max(1.0, float(duration) - 10)
 print(f'| {name} | {c["joined"]}/{c["target"]} | {b["count"]:,} | {b["p50"]:.2f} / {b["p99"]:.2f} / {b["max"]:.0f} | {status} | '
       f'{d["lost"]}/{d["duplicated"]}/{d["out_of_order"]} | {e["total"]} | {node_cpu.strip()} | {redis_cpu} | '
-      f'{float(lt_cpu) / float(seconds) * 100:.0f} % | {commits} | {b["count"] / measured:,.0f} | {before} → {after} |')
+      f'{float(lt_cpu) / float(seconds) * 100:.0f} % | {commits} | {b["count"] / measured:,.0f} | {busy} % | '
+      f'{r.get("verdict", "?")} | {before} → {after} |')
 EOF
   else
     echo "| $scenario | loadtest failed (exit $LT_RC), see $out/crossnode-$scenario.txt |" | tee -a "$summary"

@@ -13,6 +13,9 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 
 load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# "busy total" jiffies of the whole machine (all CPUs) from /proc/stat; busy excludes idle and iowait.
+machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+
 wait_for_port() {
   local port=$1 tries=0
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
@@ -27,7 +30,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # Runs "$@" (a loadtest) in the background while sampling, once a second, the CPU of $SAMPLE_PID
 # (the server) and of the loadtest process tree, and the server's RSS at $STEADY_AT seconds.
 # Sets LT_RC, LT_CPU (seconds, all worker processes), SRV_CPU (seconds during the run),
-# SRV_RSS_STEADY (KiB), RUN_SECONDS, LOAD_BEFORE, LOAD_AFTER.
+# SRV_RSS_STEADY (KiB), RUN_SECONDS, LOAD_BEFORE, LOAD_AFTER, MACHINE_BUSY (share of all CPUs
+# busy during the run, %). LOADTEST_NICE=N runs the loadtest at nice N (a negative value keeps a
+# single-threaded generator from being starved by many server threads; see bench/README.md).
 # With WINDOW_FROM and WINDOW_TO (seconds into the run) it also sets SRV_CPU_WINDOW and
 # LT_CPU_WINDOW (CPU seconds inside that window) and WINDOW_SECONDS.
 run_sampled() {
@@ -36,7 +41,9 @@ run_sampled() {
   LOAD_BEFORE=$(load_average)
   srv_cpu0=$(cpu_seconds "$SAMPLE_PID")
   start=$(date +%s.%N)
-  "$@" &
+  local ticks0
+  ticks0=$(machine_ticks)
+  if [ -n "${LOADTEST_NICE:-}" ]; then nice -n "$LOADTEST_NICE" "$@" & else "$@" & fi
   pid=$!
   SRV_RSS_STEADY=0
   SRV_CPU_WINDOW=""
@@ -76,6 +83,7 @@ run_sampled() {
   LT_CPU=0
   for p in "${!last_cpu[@]}"; do LT_CPU=$(awk -v a="$LT_CPU" -v b="${last_cpu[$p]}" 'BEGIN { printf "%.1f", a + b }'); done
   RUN_SECONDS=$(awk -v a="$end" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+  MACHINE_BUSY=$(echo "$ticks0 $(machine_ticks)" | awk '{ printf "%.0f", ($3 - $1) / ($4 - $2) * 100 }')
   LOAD_AFTER=$(load_average)
 }
 

@@ -57,6 +57,13 @@ std::string hostname() {
   return buf;
 }
 
+// server.threads: one event loop per thread (net::ServerOptions::loops); 0 = one per hardware
+// thread. This thread runs the first loop, which also carries the engine's timers and signals.
+unsigned io_threads(const config::Config& c) {
+  return c.server.threads > 0 ? static_cast<unsigned>(c.server.threads)
+                              : std::max(1u, std::thread::hardware_concurrency());
+}
+
 net::ServerOptions server_options(const config::Config& c) {
   net::ServerOptions o;
   o.host = c.server.host;
@@ -75,6 +82,7 @@ net::ServerOptions server_options(const config::Config& c) {
   o.max_connections = static_cast<std::size_t>(c.server.max_connections);
   o.send_queue_bytes = static_cast<std::size_t>(c.limits.send_queue_bytes);
   o.rate_limited_notice = proto::error_frame(proto::ErrorCode::rate_limited);
+  o.loops = io_threads(c);
   return o;
 }
 
@@ -150,7 +158,8 @@ Backend make_backend(const config::Config& config, asio::io_context& io, metrics
   return backend;
 }
 
-// Runs `io` on server.threads threads until a drain has finished. The first SIGINT/SIGTERM turns
+// Runs `io` (the first of the server.threads event loops; net::Server runs the others) until a
+// drain has finished. The first SIGINT/SIGTERM turns
 // readiness off, stops accepting, closes every WebSocket with 1012 and waits — at most
 // (1 − kFlushShare) × server.drain_timeout — until the connections are gone and the node is
 // idle (every disconnect applied); then the loop stops. A second signal exits at once.
@@ -189,13 +198,8 @@ void run_until_drained(asio::io_context& io, net::Server& server, node::Node& no
   };
   arm();
 
-  const unsigned threads = config.server.threads > 0 ? static_cast<unsigned>(config.server.threads)
-                                                     : std::max(1u, std::thread::hardware_concurrency());
-  spdlog::info("{}, {} threads)", started_line, threads);
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  spdlog::info("{}, {} I/O threads)", started_line, io_threads(config));
   io.run();
-  for (auto& t : pool) t.join();
 }
 
 int run_serve(ServeOptions& options) {

@@ -227,7 +227,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server, bool int
   auto& acceptor = internal ? server->internal_acceptor : server->acceptor;
   // The internal listener keeps answering probes and scrapes while the node drains.
   while (internal || server->accepting.load()) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(server->io), use_tuple);
+    auto [ec, socket] = co_await acceptor.async_accept(server->connection_executor(), use_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // Out of file descriptors and similar: log, back off briefly, keep serving.
@@ -278,6 +278,12 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
   }
 }
 
+asio::any_io_executor Server::Impl::connection_executor() {
+  const std::size_t n = next_loop.fetch_add(1, std::memory_order_relaxed) % (loops.size() + 1);
+  if (n == 0) return asio::make_strand(io);
+  return loops[n - 1]->get_executor();
+}
+
 unsigned Server::Impl::reserve(const std::string& addr) {
   std::lock_guard lock(mutex);
   if (reserved_total >= options.max_connections) return 503;
@@ -303,6 +309,13 @@ Server::Server(asio::io_context& io, ServerOptions options, Handler& handler, me
 Server::~Server() {
   stop_accepting();
   stop_internal();
+  // The server's own loops end here: their connections' pending work is destroyed with them
+  // (after the threads are gone, so nothing runs meanwhile).
+  impl_->loop_work.clear();
+  for (auto& loop : impl_->loops) loop->stop();
+  for (auto& t : impl_->loop_threads) t.join();
+  impl_->loop_threads.clear();
+  impl_->loops.clear();
 }
 
 namespace {
@@ -323,6 +336,13 @@ void listen(tcp::acceptor& acceptor, const std::string& host, std::uint16_t port
 
 void Server::start() {
   const auto& o = impl_->options;
+  for (unsigned i = 1; i < o.loops; ++i) {
+    // One thread per loop (the hint: work posted from that thread skips the shared queue; other
+    // threads still post safely).
+    impl_->loops.push_back(std::make_unique<asio::io_context>(1));
+    impl_->loop_work.push_back(asio::make_work_guard(*impl_->loops.back()));
+  }
+  for (auto& loop : impl_->loops) impl_->loop_threads.emplace_back([ctx = loop.get()] { ctx->run(); });
   listen(impl_->acceptor, o.host, o.port);
   if (o.internal_port != 0) listen(impl_->internal_acceptor, o.host, o.internal_port);
   asio::co_spawn(impl_->io, accept_loop(impl_, false), asio::detached);

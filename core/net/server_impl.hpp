@@ -8,6 +8,11 @@
 #include <string>
 #include <unordered_map>
 
+#include <thread>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/metrics/metrics.hpp"
@@ -21,6 +26,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(boost::asio::io_context& io_, ServerOptions options_, Handler& handler_, metrics::Registry& registry);
 
   boost::asio::io_context& io;
+  // The server's own loops (ServerOptions::loops - 1), each run by one thread.
+  std::vector<std::unique_ptr<boost::asio::io_context>> loops;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> loop_work;
+  std::vector<std::thread> loop_threads;
+  std::atomic<std::size_t> next_loop{0};
   const ServerOptions options;
   Handler& handler;
   const std::shared_ptr<const std::string> rate_limited_notice;  // null: none configured
@@ -46,6 +56,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // Reserves a WebSocket slot for `addr`; returns 0 when admitted, else the HTTP status of the
   // refusal (429 over the per-address cap, 503 at node capacity).
   unsigned reserve(const std::string& addr);
+  // The executor of the next connection: the loops in turn (a strand of `io` for the caller's).
+  boost::asio::any_io_executor connection_executor();
   void release(const std::string& addr);
 };
 
