@@ -42,6 +42,7 @@ struct Http {
 
 struct Limits {
   std::int64_t max_frame_bytes = 65536;      // inbound WebSocket message (1 KiB-16 MiB)
+  std::int64_t max_url_bytes = 4096;         // URL_CHANGE url (256 B-64 KiB)
   Duration idle_timeout = std::chrono::seconds(60);
   Duration ping_interval = std::chrono::seconds(20);
   std::int64_t msgs_per_sec = 50;            // token refill rate (1-100000)

@@ -118,6 +118,10 @@ constexpr KeySpec kKeys[] = {
     key<&Config::limits, &Limits::max_frame_bytes>(
         "limits", "max_frame_bytes", "Largest inbound WebSocket message in bytes.")
         .range(1 * KiB, 16 * MiB),
+    key<&Config::limits, &Limits::max_url_bytes>(
+        "limits", "max_url_bytes",
+        "Longest URL a URL_CHANGE may carry, in bytes; longer ones (and any with control characters) get ERROR bad_field.")
+        .range(256, 64 * KiB),
     key<&Config::limits, &Limits::idle_timeout>(
         "limits", "idle_timeout", "A WebSocket that sends no frame and no pong for this long is closed.")
         .range(1ms, 24h),

@@ -57,6 +57,7 @@ Node::Node(const config::Config& config, engine::Engine& engine, metrics::Regist
       max_pending_frames_(std::max<std::size_t>(
           kMinPendingFrames, static_cast<std::size_t>(config.limits.msgs_burst + config.limits.msgs_per_sec))),
       pin_attempts_(static_cast<std::size_t>(config.limits.pin_attempts)),
+      parse_limits_{static_cast<std::size_t>(config.limits.max_url_bytes)},
       metrics_(registry),
       api_(config, engine, registry,
            HttpApi::NodeState{[this] { return ready(); }, [this] { return connection_count(); }}) {}
@@ -134,7 +135,7 @@ void Node::message(const std::shared_ptr<net::WsConnection>& ws, std::string_vie
   const auto received = std::chrono::steady_clock::now();
   auto c = find(ws->id());
   if (!c) return;
-  auto parsed = proto::parse(text);
+  auto parsed = proto::parse(text, parse_limits_);
   auto* frame = std::get_if<proto::Frame>(&parsed);
   metrics_.in(frame ? std::string_view(frame->type) : std::string_view("invalid")).inc();
   if (frame && std::holds_alternative<proto::Ping>(frame->body)) {

@@ -93,6 +93,7 @@ class Node final : public net::Handler, public engine::EngineHost {
   const std::string& instance_;
   const std::size_t max_pending_frames_;
   const std::size_t pin_attempts_;
+  const proto::ParseLimits parse_limits_;
   std::atomic<bool> ready_{false};
   std::atomic<std::size_t> active_items_{0};
 

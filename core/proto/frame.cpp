@@ -8,6 +8,7 @@
 
 #include "core/proto/fields.hpp"
 #include "core/proto/join.hpp"
+#include "core/util/text.hpp"
 
 namespace tandem::proto {
 
@@ -182,14 +183,27 @@ ParseResult parse_object(boost::json::object& object) {
   return frame;
 }
 
+// A URL is stored, audited (PostgreSQL's jsonb refuses U+0000) and shown to every member: no
+// control character (C0, DEL, C1) and at most limits.max_url_bytes.
+void check_bounds(Frame& frame, const ParseLimits& limits) {
+  if (frame.field_error) return;
+  if (const auto* change = std::get_if<UrlChange>(&frame.body)) {
+    if (change->url.size() > limits.max_url_bytes || util::has_control_chars(change->url)) {
+      frame.field_error = ErrorCode::bad_field;
+    }
+  }
+}
+
 }  // namespace
 
-ParseResult parse(std::string_view text) {
+ParseResult parse(std::string_view text, const ParseLimits& limits) {
   try {
     boost::system::error_code ec;
     boost::json::value value = boost::json::parse(text, ec);
     if (ec || !value.is_object()) return ParseError{ErrorCode::bad_json};
-    return parse_object(value.as_object());
+    ParseResult result = parse_object(value.as_object());
+    if (auto* frame = std::get_if<Frame>(&result)) check_bounds(*frame, limits);
+    return result;
   } catch (...) {
     return ParseError{ErrorCode::bad_json};
   }

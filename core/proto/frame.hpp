@@ -89,7 +89,12 @@ struct ParseError {
 
 using ParseResult = std::variant<Frame, ParseError>;
 
+// Bounds of free-text fields that reach storage and other members (docs/protocol.md §10).
+struct ParseLimits {
+  std::size_t max_url_bytes = 4096;  // limits.max_url_bytes
+};
+
 // `text` is the whole WebSocket message. Never throws.
-ParseResult parse(std::string_view text);
+ParseResult parse(std::string_view text, const ParseLimits& limits = {});
 
 }  // namespace tandem::proto

@@ -277,6 +277,28 @@ test('URL_CHANGE: an allowed prefix is stored and broadcast, another URL gets ER
   for (const m of [host, guest, late]) m.assertSeqOrder();
 });
 
+test('URL_CHANGE: a URL with control characters or over limits.max_url_bytes is bad_field, neither stored nor broadcast', async (t) => {
+  const srv = await startServer(t, { set: { ...FAST, 'limits.max_url_bytes': 512 } });
+  const roomId = newRoomId();
+  const [host, guest] = await party(srv, 2, { roomId });
+  const good = 'https://www.netflix.com/watch/80100172';
+  host.send({ type: 'URL_CHANGE', url: good });
+  assert.equal((await guest.next('URL_CHANGE')).url, good);
+  const prefix = 'https://www.netflix.com/';
+  const atBound = prefix + 'a'.repeat(512 - prefix.length);
+  for (const bad of [`${prefix}\u0000`, `${prefix}\u001b[2J`, `${prefix}x\u0085`, `${prefix}\u007f`, `${atBound}a`, prefix + 'a'.repeat(60000)]) {
+    host.send({ type: 'URL_CHANGE', url: bad });
+    await host.expectError('bad_field');
+  }
+  await guest.none('URL_CHANGE', 300);
+  guest.send({ type: 'REQUEST_SYNC' });
+  assert.equal((await guest.next('SYNC_RESPONSE')).url, good, 'a refused URL was stored');
+  // Exactly limits.max_url_bytes is accepted.
+  host.send({ type: 'URL_CHANGE', url: atBound });
+  assert.equal((await guest.next('URL_CHANGE')).url, atBound);
+  for (const m of [host, guest]) m.assertSeqOrder();
+});
+
 test('URL_CHANGE honours rooms.allowed_url_prefixes from TANDEM_ROOMS_ALLOWED_URL_PREFIXES', async (t) => {
   const srv = await startServer(t, { set: FAST, env: { TANDEM_ROOMS_ALLOWED_URL_PREFIXES: 'https://a.example/,https://b.example/watch/' } });
   const [host] = await party(srv, 1, { roomId: newRoomId() });

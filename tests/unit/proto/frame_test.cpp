@@ -260,3 +260,31 @@ TEST_CASE("targeted and relayed frames keep the client's object", "[proto]") {
 
   CHECK(parsed(R"({"type":"REACTION"})").type == "REACTION");
 }
+
+TEST_CASE("a URL with a control character or beyond limits.max_url_bytes is bad_field", "[proto]") {
+  const auto url_change = [](const std::string& url_json) {
+    return R"({"type":"URL_CHANGE","url":)" + url_json + "}";
+  };
+  // NUL (which PostgreSQL's jsonb refuses), ESC, other C0, DEL and C1 (U+0085, U+009B CSI).
+  for (const char* url : {R"("https://www.netflix.com/\u0000")", R"("https://www.netflix.com/\u001b[31m")",
+                          R"("https://www.netflix.com/\t")", R"("https://www.netflix.com/\u007f")",
+                          R"("https://www.netflix.com/\u0085")", R"("https://www.netflix.com/\u009b2J")"}) {
+    INFO(url);
+    CHECK(parsed(url_change(url)).field_error == ErrorCode::bad_field);
+  }
+  // Not control characters: U+00A0 and beyond, percent-escapes.
+  CHECK_FALSE(parsed(url_change(R"("https://www.netflix.com/\u00a0%00é")")).field_error);
+
+  const std::string prefix = "https://www.netflix.com/";
+  const ParseLimits limits{100};
+  const std::string at_bound = prefix + std::string(100 - prefix.size(), 'a');
+  const ParseResult fits = parse(url_change('"' + at_bound + '"'), limits);
+  REQUIRE(std::holds_alternative<Frame>(fits));
+  CHECK_FALSE(std::get<Frame>(fits).field_error);
+  CHECK(std::get<UrlChange>(std::get<Frame>(fits).body).url == at_bound);
+  const ParseResult over = parse(url_change('"' + at_bound + "a\""), limits);
+  REQUIRE(std::holds_alternative<Frame>(over));
+  CHECK(std::get<Frame>(over).field_error == ErrorCode::bad_field);
+  // The default bound is 4096 bytes: a 60 KB URL is refused.
+  CHECK(parsed(url_change('"' + prefix + std::string(60'000, 'a') + '"')).field_error == ErrorCode::bad_field);
+}
