@@ -81,6 +81,7 @@ net::ServerOptions server_options(const config::Config& c) {
   o.max_conns_per_ip = static_cast<std::size_t>(c.limits.max_conns_per_ip);
   o.max_connections = static_cast<std::size_t>(c.server.max_connections);
   o.send_queue_bytes = static_cast<std::size_t>(c.limits.send_queue_bytes);
+  o.write_timeout = c.limits.write_timeout;
   o.rate_limited_notice = proto::error_frame(proto::ErrorCode::rate_limited);
   o.loops = io_threads(c);
   return o;

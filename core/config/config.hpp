@@ -53,6 +53,7 @@ struct Limits {
   std::int64_t pin_attempts_per_ip_minute = 20;
   Duration stale_after = std::chrono::seconds(20);
   std::int64_t send_queue_bytes = 1 << 20;   // per-connection outbound bound (4 KiB-256 MiB)
+  Duration write_timeout = std::chrono::seconds(15);  // a write pending this long: the peer is gone
   std::int64_t short_ids_per_minute = 30;    // newly minted short ids per client address
   bool operator==(const Limits&) const = default;
 };

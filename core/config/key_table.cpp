@@ -153,6 +153,10 @@ constexpr KeySpec kKeys[] = {
         "limits", "send_queue_bytes",
         "Outbound bytes queued per connection before a slow client is disconnected.")
         .range(4 * KiB, 256 * MiB),
+    key<&Config::limits, &Limits::write_timeout>(
+        "limits", "write_timeout",
+        "A WebSocket whose write has not completed for this long (the peer stopped reading) is torn down.")
+        .range(100ms, 10min),
     key<&Config::limits, &Limits::short_ids_per_minute>(
         "limits", "short_ids_per_minute", "New short room ids per client address per minute.")
         .range(1, 100'000),

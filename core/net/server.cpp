@@ -249,6 +249,37 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server, bool int
   }
 }
 
+// Once a second (at most every write_timeout / 2) looks for WebSockets whose peer stopped
+// reading: a write in progress for limits.write_timeout. One pass over the session table, no
+// per-write timer; the connection is torn down, which releases its seat like any close.
+asio::awaitable<void> write_sweep(std::shared_ptr<Server::Impl> server) {
+  const auto limit = server->options.write_timeout;
+  const auto period = std::clamp<std::chrono::milliseconds>(limit / 2, std::chrono::milliseconds(10),
+                                                             std::chrono::milliseconds(1000));
+  asio::steady_timer timer(server->io);
+  for (;;) {
+    timer.expires_after(period);
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec || !server->sweeping.load()) co_return;
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::vector<std::shared_ptr<WsSession>> stuck;
+    {
+      std::lock_guard lock(server->mutex);
+      for (const auto& [id, weak] : server->sessions) {
+        if (auto s = weak.lock(); s && s->write_stuck(now, limit)) stuck.push_back(std::move(s));
+      }
+    }
+    for (const auto& s : stuck) {
+      spdlog::warn("connection {} from {} closed: a write did not complete in {} ms (the peer stopped reading)",
+                   s->id(), s->client_addr(), limit.count());
+      server->write_timeouts.inc();
+      s->abort();
+    }
+  }
+}
+
 }  // namespace
 
 Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handler_, metrics::Registry& registry)
@@ -266,6 +297,8 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
                                             {"handler", "code"})),
       slow_consumers(registry.counter("tandem_slow_consumer_disconnects_total",
                                       "Connections closed because their send queue exceeded limits.send_queue_bytes")),
+      write_timeouts(registry.counter("tandem_write_timeouts_total",
+                                      "Connections torn down because a write did not complete within limits.write_timeout")),
       refused_upgrades(registry.counter_family(
           "tandem_refused_upgrades_total",
           "WebSocket upgrades refused, by reason: per_address, capacity, draining, not_ready, bad_handshake",
@@ -307,6 +340,7 @@ Server::Server(asio::io_context& io, ServerOptions options, Handler& handler, me
     : impl_(std::make_shared<Impl>(io, std::move(options), handler, metrics)) {}
 
 Server::~Server() {
+  impl_->sweeping.store(false);
   stop_accepting();
   stop_internal();
   // The server's own loops end here: their connections' pending work is destroyed with them
@@ -346,6 +380,7 @@ void Server::start() {
   listen(impl_->acceptor, o.host, o.port);
   if (o.internal_port != 0) listen(impl_->internal_acceptor, o.host, o.internal_port);
   asio::co_spawn(impl_->io, accept_loop(impl_, false), asio::detached);
+  asio::co_spawn(impl_->io, write_sweep(impl_), asio::detached);
   if (o.internal_port != 0) asio::co_spawn(impl_->io, accept_loop(impl_, true), asio::detached);
 }
 

@@ -36,6 +36,9 @@ struct ServerOptions {
   std::size_t max_conns_per_ip = 256;
   std::size_t max_connections = 19000;
   std::size_t send_queue_bytes = 1 << 20;
+  // A WebSocket whose current write has not completed for this long (the peer stopped reading)
+  // is torn down; checked by a sweep once a second (at most every write_timeout / 2).
+  std::chrono::milliseconds write_timeout{15'000};
   // Sent (at most once a second) to a connection whose frame the rate limit refused. The
   // application's text: the transport knows no protocol frames.
   std::string rate_limited_notice;

@@ -37,11 +37,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::ip::tcp::acceptor internal_acceptor;  // open only with options.internal_port
   std::atomic<bool> accepting{true};
+  std::atomic<bool> sweeping{true};  // the write sweep runs until the Server is destroyed
   std::atomic<std::uint64_t> next_id{1};
 
   metrics::Gauge& ws_connections;
   metrics::CounterFamily& http_requests;  // by handler (HttpResponse::handler) and status code
   metrics::Counter& slow_consumers;
+  metrics::Counter& write_timeouts;
   // By reason: per_address, capacity, draining, not_ready (the application's admit), bad_handshake.
   metrics::CounterFamily& refused_upgrades;
   metrics::CounterFamily& ws_closes;  // by close code sent or received

@@ -86,20 +86,28 @@ bool WsSession::enqueue(Item item, std::size_t bytes) {
     wake = std::exchange(writer_waiting_, false);
   }
   if (overflow) {
-    // The peer does not read, so a close frame would wait behind a write that never ends: tear
-    // the TCP connection down; the read loop then ends and the application sees the close.
-    asio::post(ws_.get_executor(), [self = shared_from_this()] {
-      beast::error_code ignored;
-      auto& socket = beast::get_lowest_layer(self->ws_).socket();
-      socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      socket.close(ignored);
-    });
+    // The peer does not read, so a close frame would wait behind a write that never ends.
+    abort();
     server_->slow_consumers.inc();
     spdlog::warn("connection {} from {} closed: send queue over {} bytes", id_, client_addr_,
                  server_->options.send_queue_bytes);
   }
   if (wake) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
   return !overflow;
+}
+
+bool WsSession::write_stuck(std::int64_t now_ms, std::chrono::milliseconds limit) const {
+  const std::int64_t since = write_since_ms_.load(std::memory_order_relaxed);
+  return since != 0 && now_ms - since >= limit.count();
+}
+
+void WsSession::abort() {
+  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+    beast::error_code ignored;
+    auto& socket = beast::get_lowest_layer(self->ws_).socket();
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  });
 }
 
 asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_body> request) {
@@ -232,11 +240,15 @@ asio::awaitable<void> WsSession::write_loop() {
       co_await wake_.async_wait(use_tuple);
       continue;
     }
+    // The server's write sweep closes the connection when this stays set past limits.write_timeout.
+    write_since_ms_.store(steady_ms(), std::memory_order_relaxed);
     if (auto* text = std::get_if<std::shared_ptr<const std::string>>(&*item)) {
       auto [ec, n] = co_await ws_.async_write(asio::buffer(**text), use_tuple);
+      write_since_ms_.store(0, std::memory_order_relaxed);
       if (ec) co_return;
     } else if (std::holds_alternative<Ping>(*item)) {
       auto [ec] = co_await ws_.async_ping({}, use_tuple);
+      write_since_ms_.store(0, std::memory_order_relaxed);
       if (ec) co_return;
     } else {
       const auto& request = std::get<CloseRequest>(*item);

@@ -34,6 +34,13 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   // Completes the upgrade and runs the connection until it ends. On the session's strand.
   boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::empty_body> request);
 
+  // True when a write has been in progress for `limit` or longer at `now_ms` (steady clock ms):
+  // the peer does not read (limits.write_timeout).
+  bool write_stuck(std::int64_t now_ms, std::chrono::milliseconds limit) const;
+  // Tears the TCP connection down at once (no close frame: it would wait behind the stuck
+  // write); the read loop then ends and the application sees the close.
+  void abort();
+
  private:
   struct Ping {};
   struct CloseRequest {
@@ -66,6 +73,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   bool finished_ = false;       // the read loop ended
 
   std::atomic<std::int64_t> last_activity_ms_{0};  // steady clock
+  std::atomic<std::int64_t> write_since_ms_{0};    // steady clock; 0 while no write is in progress
 
   // Rate limiting, touched only by the read loop.
   double tokens_;

@@ -418,14 +418,9 @@ test('message flood: sustained abuse (bucket empty for 10 s) closes 1008; rate_l
   await by.check('after the flooder was closed');
 });
 
-test('slow reader: a client that stops reading is closed once it is limits.send_queue_bytes behind, and leaves the room; bystanders unaffected', async (t) => {
-  const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 65536, 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000 } });
-  const by = await bystanders(srv);
-  const roomId = newRoomId('slow');
-  const [host, slow] = await party(srv, 2, { roomId, prefix: 'slowroom' });
-  const slowCount = async () => metricValue(await metrics(srv), 'tandem_slow_consumer_disconnects_total') ?? 0;
-  const before = await slowCount();
-  slow.ws._socket.pause(); // stops reading: the kernel buffers fill, then the server's send queue
+// The sender relays 8 KB BULK frames to its room in batches of 100 (each batch echoed back to
+// it) until `done()` holds, 8,000 frames were sent or 30 s passed.
+async function bulkUntil(host, done, { pauseAfter = Infinity } = {}) {
   const payload = 'y'.repeat(8000);
   let sent = 0;
   let detected = false;
@@ -434,8 +429,22 @@ test('slow reader: a client that stops reading is closed once it is limits.send_
     for (let i = 0; i < 100; i++) host.send({ type: 'BULK', i: sent++, payload });
     await host.next({ type: 'BULK', i: sent - 1 }, 10000);
     host.take('BULK');
-    detected = (await slowCount()) > before || host.queue.some((f) => f.type === 'USER_LEFT');
+    detected = await done();
+    if (!detected && sent >= pauseAfter) await new Promise((r) => setTimeout(r, 200));
   }
+  return { sent, detected };
+}
+
+test('slow reader: a client that stops reading is closed once it is limits.send_queue_bytes behind, and leaves the room; bystanders unaffected', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 65536, 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000 } });
+  const by = await bystanders(srv);
+  const roomId = newRoomId('slow');
+  const [host, slow] = await party(srv, 2, { roomId, prefix: 'slowroom' });
+  const slowCount = async () => metricValue(await metrics(srv), 'tandem_slow_consumer_disconnects_total') ?? 0;
+  const before = await slowCount();
+  slow.ws._socket.pause(); // stops reading: the kernel buffers fill, then the server's send queue
+  const { sent, detected } = await bulkUntil(host,
+    async () => (await slowCount()) > before || host.queue.some((f) => f.type === 'USER_LEFT'));
   t.diagnostic(`slow reader: dropped after ${sent} frames of 8 KB`);
   assert.ok(detected, `the slow reader was not disconnected after ${sent} frames of 8 KB (${(sent * 8) / 1024} MB)`);
   assert.equal(await eventually(async () => ((await slowCount()) > before ? slowCount() : false),
@@ -452,6 +461,33 @@ test('slow reader: a client that stops reading is closed once it is limits.send_
   assert.ok([1008, 1013, 1006].includes(info.code), `slow reader closed with ${info.code}`);
   host.send({ type: 'PLAY_PAUSE', control: 'play' });
   await host.next('PLAY_PAUSE');
+  await by.check();
+});
+
+test('stuck reader: a write that does not complete within limits.write_timeout tears the connection down, under the send-queue bound; the seat is released', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 128 * 1024 * 1024, 'limits.write_timeout': '1s', 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000 } });
+  const by = await bystanders(srv);
+  const roomId = newRoomId('stuck');
+  const [host, stuck] = await party(srv, 2, { roomId, prefix: 'stuckroom' });
+  const counter = async (name) => metricValue(await metrics(srv), name) ?? 0;
+  const slowBefore = await counter('tandem_slow_consumer_disconnects_total');
+  const timeoutsBefore = await counter('tandem_write_timeouts_total');
+  stuck.ws._socket.pause(); // stops reading: the kernel buffers fill and one write stays pending
+  // After 2,000 frames (16 MB) the kernel buffers are full: pause between batches so that the
+  // sweep finds the pending write.
+  const { sent, detected } = await bulkUntil(host,
+    async () => (await counter('tandem_write_timeouts_total')) > timeoutsBefore || host.queue.some((f) => f.type === 'USER_LEFT'),
+    { pauseAfter: 2000 });
+  t.diagnostic(`stuck reader: torn down after ${sent} frames of 8 KB`);
+  assert.ok(detected, `the stuck reader was not torn down after ${sent} frames of 8 KB`);
+  assert.equal(await eventually(async () => ((await counter('tandem_write_timeouts_total')) > timeoutsBefore ? counter('tandem_write_timeouts_total') : false),
+    { message: 'tandem_write_timeouts_total to increment' }), timeoutsBefore + 1);
+  assert.equal(await counter('tandem_slow_consumer_disconnects_total'), slowBefore, 'the send-queue bound was not what closed it');
+  assert.ok(await host.next({ type: 'USER_LEFT', userId: stuck.userId }, 3000));
+  await eventually(async () => metricValue(await metrics(srv), 'tandem_connections') === 3,
+    { message: 'tandem_connections to drop to 3 (host + 2 bystanders)' });
+  assert.equal((await get(srv, `/api/rooms/${roomId}/presence`)).json().count, 1);
+  assert.ok(host.isOpen, 'the sender must not be affected');
   await by.check();
 });
 
