@@ -101,6 +101,17 @@ asio::awaitable<HttpResponse> answer(Handler& handler, const HttpRequest& reques
   co_return late;
 }
 
+// Every X-Forwarded-For line of the request as one list (RFC 9110 §5.3: repeated lines of a list
+// field are one comma-separated value), so that a client cannot hide behind a second line.
+std::string forwarded_for(const http::request<http::empty_body>& request) {
+  std::string list;
+  for (auto [it, end] = request.equal_range("X-Forwarded-For"); it != end; ++it) {
+    if (!list.empty()) list += ',';
+    list += it->value();
+  }
+  return list;
+}
+
 // `internal`: the connection came in on the internal listener (ServerOptions::internal_port).
 asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket, bool internal) {
   beast::error_code ec;
@@ -172,7 +183,7 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
     HttpRequest info;
     info.method = std::string(request.method_string());
     info.target = std::string(request.target());
-    info.client_addr = client_address(peer, request["X-Forwarded-For"], options.trusted_proxies);
+    info.client_addr = client_address(peer, forwarded_for(request), options.trusted_proxies);
     info.internal = internal;
 
     if (beast::websocket::is_upgrade(request)) {

@@ -574,6 +574,19 @@ test('limits.max_conns_per_ip: the upgrade over the cap is answered 429; other a
   await by.check();
 });
 
+test('http.trusted_proxies: behind a trusted proxy the client is the right-most untrusted X-Forwarded-For address, over several header lines too', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.max_conns_per_ip': 1 }, env: { TANDEM_HTTP_TRUSTED_PROXIES: '127.0.0.0/8' } });
+  const via = (...lines) => ({ headers: { 'X-Forwarded-For': lines.length === 1 ? lines[0] : lines } });
+  const first = await Client.connect(srv, via('203.0.113.9, 198.51.100.7'));
+  // 198.51.100.7 holds its one connection: a second line naming it is the same client…
+  assert.equal(await Client.upgradeStatus(srv, via('203.0.113.9', '198.51.100.7')), 429);
+  // …and a trusted proxy's own hop is skipped, while an earlier untrusted one is not the client.
+  assert.equal(await Client.upgradeStatus(srv, via('198.51.100.7', '127.0.0.9')), 429);
+  assert.equal(await Client.upgradeStatus(srv, via('198.51.100.7', '203.0.113.9')), null);
+  first.close();
+  await first.waitClose();
+});
+
 test('limits.max_room_members: a JOIN to a full room gets room_full and stays unbound; a seat takeover still works', async (t) => {
   const srv = await startServer(t, { set: { 'limits.max_room_members': 2 } });
   const by = await bystanders(srv);
