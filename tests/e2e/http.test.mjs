@@ -40,8 +40,13 @@ test('GET /metrics: Prometheus text with the §10 metric names and live values',
   await b.next('PLAY_PAUSE');
   b.send({ type: 'PLAY_PAUSE', control: 'play' });
   await b.expectError('not_allowed');
+  // A client's own relay types are counted as `other`: clients add no series.
+  a.send({ type: 'CUSTOM_TYPE_1' });
+  await b.next('CUSTOM_TYPE_1');
   const res = await get(srv, '/metrics');
   assert.equal(res.status, 200);
+  assert.doesNotMatch(res.body, /CUSTOM_TYPE_1/);
+  assert.match(res.body, /^tandem_messages_in_total\{type="other"\} [1-9]/m);
   assert.match(res.headers['content-type'] || '', /^text\/plain/);
   assert.match(res.headers['content-type'] || '', /version=0\.0\.4/);
   for (const name of ['tandem_connections', 'tandem_rooms', 'tandem_messages_in_total', 'tandem_messages_out_total',
