@@ -69,16 +69,20 @@ bool DeadLetterLog::may_log() {
   return true;
 }
 
+std::string DeadLetterLog::left_out_note() {
+  const std::uint64_t n = std::exchange(left_out_, 0);
+  return n == 0 ? std::string() : fmt::format(" ({} more since the last line)", n);
+}
+
 void DeadLetterLog::set_aside(std::string_view kind, std::string_view key, std::string_view error) {
   if (!may_log()) return;
-  spdlog::warn("{}: {} {} refused as data, set aside in dead_letters ({} more not logged): {}", store_, kind, key,
-               std::exchange(left_out_, 0), error);
+  spdlog::warn("{}: {} {} refused as data, set aside in dead_letters{}: {}", store_, kind, key, left_out_note(), error);
 }
 
 void DeadLetterLog::dropped(std::string_view kind, std::string_view key, std::string_view error) {
   if (!may_log()) return;
-  spdlog::error("{}: {} {} refused as data and could not be set aside, dropped ({} more not logged): {}", store_,
-                kind, key, std::exchange(left_out_, 0), error);
+  spdlog::error("{}: {} {} refused as data and could not be set aside, dropped{}: {}", store_, kind, key,
+                left_out_note(), error);
 }
 
 }  // namespace tandem::store

@@ -42,6 +42,7 @@ class DeadLetterLog {
 
  private:
   bool may_log();
+  std::string left_out_note();
 
   const std::string store_;
   std::chrono::steady_clock::time_point window_start_{};
