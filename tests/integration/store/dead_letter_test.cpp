@@ -4,15 +4,14 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
-#include <cstdlib>
 #include <future>
-#include <optional>
 
 #include "core/metrics/metrics.hpp"
 #include "core/store/migrator.hpp"
 #include "core/store/pg_writer.hpp"
 #include "core/store/schema.hpp"
 #include "core/store/sqlite_journal.hpp"
+#include "tests/integration/fixtures.hpp"
 #include "tests/integration/store/support.hpp"
 
 using namespace tandem;
@@ -53,35 +52,13 @@ struct Counters {
       registry.counter_family("tandem_dead_letters_total", "set aside", {"store"}).with("test");
 };
 
-// PgWriter opens its own connections: libpq's PGOPTIONS points them at the test's schema.
-class SearchPath {
- public:
-  explicit SearchPath(const std::string& schema) {
-    const char* old = std::getenv("PGOPTIONS");
-    if (old) old_ = old;
-    ::setenv("PGOPTIONS", ("-c search_path=" + schema).c_str(), 1);
-  }
-  ~SearchPath() {
-    if (old_) {
-      ::setenv("PGOPTIONS", old_->c_str(), 1);
-    } else {
-      ::unsetenv("PGOPTIONS");
-    }
-  }
-  SearchPath(const SearchPath&) = delete;
-  SearchPath& operator=(const SearchPath&) = delete;
-
- private:
-  std::optional<std::string> old_;
-};
-
 }  // namespace
 
 TEST_CASE("PostgreSQL writer sets aside an event jsonb refuses and writes the others in order", "[store][postgres]") {
   PgSchema schema;
   auto db = schema.connect();
   store::Migrator(*db).up();
-  SearchPath search_path(schema.name());
+  testing::PgSearchPath search_path(schema.name());  // PgWriter opens its own connections
   Counters counters;
   store::PgWriter writer(schema.settings(), "node-t~abc123", counters.errors, counters.dead_letters);
 
