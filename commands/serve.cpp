@@ -143,11 +143,16 @@ Backend make_backend(const config::Config& config, asio::io_context& io, metrics
   // The cluster engine registers the same family for its backends (redis, postgres, envelope).
   auto& write_errors = registry.counter_family("tandem_backend_errors_total", "Backend failures, by backend", {"backend"})
                            .with("sqlite");
+  // The cluster engine registers the same family for its store (postgres).
+  auto& dead_letters = registry.counter_family("tandem_dead_letters_total", "Records a database refused as data, set aside",
+                                               {"store"})
+                           .with("sqlite");
   backend.journal = std::make_unique<store::SqliteJournal>(
       db_file,
       store::SqliteJournalOptions{static_cast<std::size_t>(config.audit.queue_capacity),
-                                  static_cast<std::size_t>(config.audit.batch_size), config.audit.flush_interval},
-      write_errors);
+                                  static_cast<std::size_t>(config.audit.batch_size), config.audit.flush_interval,
+                                  config.server.node_id},
+      write_errors, dead_letters);
   engine::memory::MemoryEngineOptions options;
   options.node_id = config.server.node_id;
   options.settings = engine::room_settings(config);

@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/algorithm/hex.hpp>
+
 #include "core/metrics/metrics.hpp"
 #include "core/store/connection.hpp"
 #include "core/store/postgres_connection.hpp"
+#include "core/store/store_error.hpp"
 
 namespace tandem::store {
 
@@ -15,8 +18,13 @@ constexpr std::size_t kRowsPerStatement = 500;
 
 }  // namespace
 
-PgWriter::PgWriter(config::Postgres settings, metrics::Counter& errors)
-    : settings_(std::move(settings)), errors_(errors), thread_([this] { run(); }) {}
+PgWriter::PgWriter(config::Postgres settings, std::string node_id, metrics::Counter& errors,
+                   metrics::Counter& dead_letters)
+    : settings_(std::move(settings)),
+      node_id_(std::move(node_id)),
+      errors_(errors),
+      dead_letters_(dead_letters),
+      thread_([this] { run(); }) {}
 
 PgWriter::~PgWriter() { stop(); }
 
@@ -68,6 +76,48 @@ void PgWriter::run() {
 }
 
 bool PgWriter::execute(const PgBatch& batch) {
+  const Attempt whole = attempt(batch);
+  if (whole.outcome != Attempt::Outcome::rejected) return whole.outcome == Attempt::Outcome::committed;
+  // Some record is refused as data: each on its own finds it, and the others still go in order.
+  for (const auto& e : batch.events) {
+    if (!write_alone(PgBatch{{e}, {}, {}}, "event", e.uid, dead_letter_record(e))) return false;
+  }
+  for (const auto& r : batch.rooms) {
+    if (!write_alone(PgBatch{{}, {r}, {}}, "room", r.room_id, dead_letter_record(r))) return false;
+  }
+  for (const auto& s : batch.short_ids) {
+    if (!write_alone(PgBatch{{}, {}, {s}}, "short_id", s.short_id, dead_letter_record(s))) return false;
+  }
+  return true;
+}
+
+bool PgWriter::write_alone(const PgBatch& one, std::string_view kind, std::string_view key,
+                           const std::string& record) {
+  const Attempt result = attempt(one);
+  if (result.outcome == Attempt::Outcome::rejected) set_aside(kind, key, record, result);
+  return result.outcome != Attempt::Outcome::failed;
+}
+
+void PgWriter::set_aside(std::string_view kind, std::string_view key, const std::string& record,
+                         const Attempt& refusal) {
+  dead_letters_.inc();
+  try {
+    if (!db_) db_ = open_postgres(settings_);
+    // As hex, decoded to bytea by the server: no byte of the record can make this insert fail.
+    db_->query("INSERT INTO dead_letters (kind, record, error, error_code, node_id)"
+               " VALUES ($1, decode($2, 'hex'), $3, $4, $5)",
+               {std::string(kind), boost::algorithm::hex_lower(record), refusal.error, refusal.sqlstate, node_id_});
+    dead_letter_log_.set_aside(kind, key, refusal.error);
+  } catch (const StoreError& e) {
+    dead_letter_log_.dropped(kind, key, refusal.error + "; dead_letters: " + e.what());
+    if (e.kind() == StoreError::Kind::connection) db_.reset();
+  } catch (const std::exception& e) {
+    dead_letter_log_.dropped(kind, key, refusal.error + "; dead_letters: " + e.what());
+    db_.reset();
+  }
+}
+
+PgWriter::Attempt PgWriter::attempt(const PgBatch& batch) {
   try {
     if (!db_) db_ = open_postgres(settings_);
     Connection& db = *db_;
@@ -124,13 +174,22 @@ bool PgWriter::execute(const PgBatch& batch) {
                {s.short_id, s.room_id, s.created_at, s.expires_at});
     }
     tx.commit();
-    return true;
+    return {};
+  } catch (const StoreError& e) {
+    if (e.kind() == StoreError::Kind::query && postgres_rejects_data(e.sqlstate())) {
+      return {Attempt::Outcome::rejected, e.what(), e.sqlstate()};
+    }
+    return failed(e, batch);
   } catch (const std::exception& e) {
-    errors_.inc();
-    if (healthy_.load()) spdlog::error("postgres: write of {} audit events failed: {}", batch.events.size(), e.what());
-    db_.reset();
-    return false;
+    return failed(e, batch);
   }
+}
+
+PgWriter::Attempt PgWriter::failed(const std::exception& e, const PgBatch& batch) {
+  errors_.inc();
+  if (healthy_.load()) spdlog::error("postgres: write of {} audit events failed: {}", batch.events.size(), e.what());
+  db_.reset();
+  return {Attempt::Outcome::failed, e.what(), {}};
 }
 
 }  // namespace tandem::store

@@ -4,15 +4,18 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "core/config/config.hpp"
 #include "core/engine/journal.hpp"
+#include "core/store/dead_letter.hpp"
 
 namespace tandem::metrics {
 class Counter;
@@ -34,12 +37,21 @@ struct PgBatch {
 // The Redis engine's only PostgreSQL client: one connection on a thread of its own, so that no
 // I/O thread ever waits for the database (invariant 4). Batches run one at a time, in order.
 //
-// write() never blocks; `done(ok)` runs on the writer thread when the transaction committed
-// (ok) or failed (the connection is dropped and reopened for the next batch). Retrying is the
-// caller's decision: the audit records stay pending in Redis until acknowledged.
+// write() never blocks; `done(ok)` runs on the writer thread when the batch was written (ok) or
+// failed (the connection is dropped and reopened for the next batch). Retrying is the caller's
+// decision: the audit records stay pending in Redis until acknowledged.
+//
+// A batch PostgreSQL refuses as data (postgres_rejects_data: SQLSTATE class 22/23) is not
+// failed: each of its records is written again in a transaction of its own, in order; the ones
+// refused again go to the dead_letters table (counted in `dead_letters`, one bounded warn line
+// each; if that insert fails too, the record is dropped, logged and counted all the same) and
+// done(true) follows. A connection lost while splitting fails the batch as above; a retry may
+// set the same record aside twice.
 class PgWriter {
  public:
-  PgWriter(config::Postgres settings, metrics::Counter& errors);
+  // `node_id` is written with each dead letter.
+  PgWriter(config::Postgres settings, std::string node_id, metrics::Counter& errors,
+           metrics::Counter& dead_letters);
   ~PgWriter();
   PgWriter(const PgWriter&) = delete;
   PgWriter& operator=(const PgWriter&) = delete;
@@ -55,11 +67,27 @@ class PgWriter {
     PgBatch batch;
     std::function<void(bool)> done;
   };
+  // How one transaction ended.
+  struct Attempt {
+    enum class Outcome { committed, rejected, failed } outcome = Outcome::committed;
+    std::string error;
+    std::string sqlstate;
+  };
+
   void run();
   bool execute(const PgBatch& batch);
+  Attempt attempt(const PgBatch& batch);
+  Attempt failed(const std::exception& e, const PgBatch& batch);
+  // Writes a one-record batch, setting the record aside when it is refused as data; false when
+  // the database failed otherwise.
+  bool write_alone(const PgBatch& one, std::string_view kind, std::string_view key, const std::string& record);
+  void set_aside(std::string_view kind, std::string_view key, const std::string& record, const Attempt& refusal);
 
   const config::Postgres settings_;
+  const std::string node_id_;
   metrics::Counter& errors_;
+  metrics::Counter& dead_letters_;
+  DeadLetterLog dead_letter_log_{"postgres"};
   std::unique_ptr<store::Connection> db_;
   std::atomic<bool> healthy_{true};
   std::mutex mutex_;

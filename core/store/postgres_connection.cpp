@@ -177,7 +177,7 @@ class PostgresConnection final : public Connection {
       transaction_.reset();
       throw StoreError(StoreError::Kind::connection, "lost connection to " + description_ + ": " + reason_of(e.what()));
     } catch (const pqxx::sql_error& e) {
-      throw StoreError(StoreError::Kind::query, description_ + ": " + reason_of(e.what()));
+      throw StoreError(StoreError::Kind::query, description_ + ": " + reason_of(e.what()), e.sqlstate());
     } catch (const pqxx::failure& e) {
       throw StoreError(StoreError::Kind::query, description_ + ": " + reason_of(e.what()));
     }

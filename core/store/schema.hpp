@@ -44,6 +44,11 @@
 //   connection_quality, last_heartbeat, created_at, updated_at). Read for v2.0 rooms that have no
 //   snapshot; serve need not write it (members live in rooms.snapshot).
 //
+// dead_letters — records a writer could not store because the database refused them as data
+//   (core/store/dead_letter.hpp), for the operator; serve only inserts. id PK, kind ('event' |
+//   'room' | 'short_id'), record (the record as JSON, as bytes: BYTEA / BLOB), error, error_code
+//   (SQLSTATE / SQLite extended result code), node_id, failed_at time.
+//
 // schema_migrations — owned by the migrator (core/store/migrator.hpp).
 //
 // SQLite specifics: foreign keys are not enforced (`tandem rooms purge` deletes a room's events,

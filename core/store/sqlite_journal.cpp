@@ -19,6 +19,17 @@ namespace {
 constexpr auto kRetryBackoff = std::chrono::milliseconds(500);
 constexpr int kBusyTimeoutMs = 5000;
 
+// A failed call, with SQLite's extended result code (what decides between retrying the batch
+// and setting a record aside).
+class SqliteFailure : public std::runtime_error {
+ public:
+  SqliteFailure(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
 struct Statement {
   sqlite3_stmt* stmt = nullptr;
   Statement(sqlite3* db, const char* sql) {
@@ -37,8 +48,15 @@ struct Statement {
       text(i, v);
     }
   }
+  void blob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
   void integer(int i, std::int64_t v) { sqlite3_bind_int64(stmt, i, v); }
   void real(int i, double v) { sqlite3_bind_double(stmt, i, v); }
+  // Runs to completion; throws SqliteFailure unless it completed.
+  void run_or_throw() {
+    if (const int rc = run(); rc != SQLITE_DONE) throw SqliteFailure(rc, sqlite3_errmsg(sqlite3_db_handle(stmt)));
+  }
   // Runs to completion; returns the sqlite result code.
   int run() {
     int rc = sqlite3_step(stmt);
@@ -66,20 +84,25 @@ struct SqliteJournal::Db {
     if (sqlite3_exec(handle, sql, nullptr, nullptr, &err) != SQLITE_OK) {
       std::string message = err ? err : "unknown error";
       sqlite3_free(err);
-      throw std::runtime_error("sqlite: " + message);
+      throw SqliteFailure(sqlite3_extended_errcode(handle), "sqlite: " + message);
     }
   }
 };
 
 SqliteJournal::SqliteJournal(std::filesystem::path db_file, SqliteJournalOptions options,
-                             metrics::Counter& write_errors)
-    : options_(options), write_errors_(write_errors), db_(std::make_unique<Db>()), uid_prefix_(util::random_hex(8)) {
+                             metrics::Counter& write_errors, metrics::Counter& dead_letters)
+    : options_(std::move(options)),
+      write_errors_(write_errors),
+      dead_letters_(dead_letters),
+      db_(std::make_unique<Db>()),
+      uid_prefix_(util::random_hex(8)) {
   if (sqlite3_open_v2(db_file.c_str(), &db_->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
       SQLITE_OK) {
     throw std::runtime_error("cannot open " + db_file.string() + ": " +
                              (db_->handle ? sqlite3_errmsg(db_->handle) : "out of memory"));
   }
   sqlite3_busy_timeout(db_->handle, kBusyTimeoutMs);
+  sqlite3_extended_result_codes(db_->handle, 1);
   db_->exec("PRAGMA journal_mode=WAL");
   db_->exec("PRAGMA synchronous=NORMAL");
   writer_ = std::thread([this] { run(); });
@@ -172,8 +195,49 @@ void SqliteJournal::run() {
   }
 }
 
-bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string, RoomSnapshot>& rooms,
-                                std::vector<ShortIdRecord>& short_ids) {
+bool SqliteJournal::write_batch(const std::vector<Event>& events, const Rooms& rooms, const ShortIds& short_ids) {
+  const Attempt whole = attempt(events, rooms, short_ids);
+  if (whole.outcome != Attempt::Outcome::rejected) return whole.outcome == Attempt::Outcome::committed;
+  // Some record is refused as data: each on its own finds it, and the others still go in order.
+  for (const auto& e : events) {
+    if (!write_alone({e}, {}, {}, "event", e.uid, dead_letter_record(e))) return false;
+  }
+  for (const auto& [id, r] : rooms) {
+    if (!write_alone({}, {{id, r}}, {}, "room", id, dead_letter_record(r))) return false;
+  }
+  for (const auto& s : short_ids) {
+    if (!write_alone({}, {}, {s}, "short_id", s.short_id, dead_letter_record(s))) return false;
+  }
+  return true;
+}
+
+bool SqliteJournal::write_alone(const std::vector<Event>& events, const Rooms& rooms, const ShortIds& short_ids,
+                                std::string_view kind, std::string_view key, const std::string& record) {
+  const Attempt result = attempt(events, rooms, short_ids);
+  if (result.outcome == Attempt::Outcome::rejected) set_aside(kind, key, record, result);
+  return result.outcome != Attempt::Outcome::failed;
+}
+
+void SqliteJournal::set_aside(std::string_view kind, std::string_view key, const std::string& record,
+                              const Attempt& refusal) {
+  dead_letters_.inc();
+  try {
+    Statement insert(db_->handle,
+                     "INSERT INTO dead_letters (kind, record, error, error_code, node_id) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.text(1, std::string(kind));
+    insert.blob(2, record);
+    insert.text(3, refusal.error);
+    insert.text(4, std::to_string(refusal.code));
+    insert.text_or_null(5, options_.node_id);
+    insert.run_or_throw();
+    dead_letter_log_.set_aside(kind, key, refusal.error);
+  } catch (const std::exception& e) {
+    dead_letter_log_.dropped(kind, key, refusal.error + "; dead_letters: " + e.what());
+  }
+}
+
+SqliteJournal::Attempt SqliteJournal::attempt(const std::vector<Event>& events, const Rooms& rooms,
+                                              const ShortIds& short_ids) {
   try {
     db_->exec("BEGIN IMMEDIATE");
     try {
@@ -187,7 +251,7 @@ bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string
         insert.integer(6, e.seq);
         insert.text(7, e.node_id);
         insert.text(8, e.uid);
-        if (insert.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+        insert.run_or_throw();
       }
       Statement upsert(db_->handle, std::string(kSqliteUpsertRoom).c_str());
       for (const auto& [id, r] : rooms) {
@@ -208,7 +272,7 @@ bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string
         upsert.integer(11, r.member_count);
         upsert.integer(12, static_cast<std::int64_t>(r.seq));
         upsert.text(13, r.document);
-        if (upsert.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+        upsert.run_or_throw();
       }
       // An expired id may have been minted again for another room: the newer owner wins.
       Statement release(db_->handle, "DELETE FROM short_ids WHERE short_id = ?1 AND room_id <> ?2");
@@ -216,23 +280,26 @@ bool SqliteJournal::write_batch(std::vector<Event>& events, std::map<std::string
       for (const auto& s : short_ids) {
         release.text(1, s.short_id);
         release.text(2, s.room_id);
-        if (release.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+        release.run_or_throw();
         short_id.text(1, s.short_id);
         short_id.text(2, s.room_id);
         short_id.integer(3, s.created_at);
         short_id.integer(4, s.expires_at);
-        if (short_id.run() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_->handle));
+        short_id.run_or_throw();
       }
       db_->exec("COMMIT");
     } catch (...) {
       sqlite3_exec(db_->handle, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
-    return true;
+    return {};
   } catch (const std::exception& e) {
+    const auto* failure = dynamic_cast<const SqliteFailure*>(&e);
+    const int code = failure ? failure->code() : SQLITE_ERROR;
+    if (sqlite_rejects_data(code)) return {Attempt::Outcome::rejected, e.what(), code};
     write_errors_.inc();
     spdlog::error("audit journal: write failed ({} events pending): {}", events.size(), e.what());
-    return false;
+    return {Attempt::Outcome::failed, e.what(), code};
   }
 }
 

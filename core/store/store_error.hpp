@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace tandem::store {
 
@@ -15,12 +16,16 @@ class StoreError : public std::runtime_error {
     query,       // a statement failed
   };
 
-  StoreError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  StoreError(Kind kind, const std::string& message, std::string sqlstate = {})
+      : std::runtime_error(message), kind_(kind), sqlstate_(std::move(sqlstate)) {}
 
   Kind kind() const { return kind_; }
+  // PostgreSQL's SQLSTATE of a failed statement (e.g. "22P05"); empty when there is none.
+  const std::string& sqlstate() const { return sqlstate_; }
 
  private:
   Kind kind_;
+  std::string sqlstate_;
 };
 
 }  // namespace tandem::store

@@ -7,6 +7,7 @@
 #include <stdlib.h>  // mkdtemp
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -49,10 +50,8 @@ std::string conninfo_value(std::string_view value) {
   return out + "'";
 }
 
-using RedisContext = std::unique_ptr<redisContext, decltype(&redisFree)>;
+}  // namespace
 
-// A blocking hiredis connection, independent of the Asio adapter under test. Null with `error`
-// set when the server cannot be reached.
 RedisContext redis_connect(const std::string& host, std::uint16_t port, std::string& error) {
   const timeval connect_timeout{kConnectTimeoutSeconds, 0};
   RedisContext context(redisConnectWithTimeout(host.c_str(), port, connect_timeout), &redisFree);
@@ -69,8 +68,6 @@ RedisContext redis_connect(const std::string& host, std::uint16_t port, std::str
   return context;
 }
 
-using RedisReply = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
-
 RedisReply redis_command(redisContext& context, const std::vector<std::string>& args) {
   std::vector<const char*> argv;
   std::vector<std::size_t> lengths;
@@ -82,8 +79,6 @@ RedisReply redis_command(redisContext& context, const std::vector<std::string>& 
       static_cast<redisReply*>(redisCommandArgv(&context, static_cast<int>(args.size()), argv.data(), lengths.data())),
       &freeReplyObject);
 }
-
-}  // namespace
 
 std::string unique_name(const std::string& prefix) {
   static std::mt19937_64 generator{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
@@ -121,6 +116,19 @@ PgFixture::PgFixture() {
     transaction.commit();
   } catch (const std::exception& e) {
     FAIL("PostgreSQL at " << host << ":" << port << " is not usable (" << e.what() << "); " << kServicesHint);
+  }
+}
+
+PgSearchPath::PgSearchPath(const std::string& schema) {
+  if (const char* previous = std::getenv("PGOPTIONS")) previous_ = previous;
+  ::setenv("PGOPTIONS", ("-c search_path=" + schema).c_str(), 1);
+}
+
+PgSearchPath::~PgSearchPath() {
+  if (previous_) {
+    ::setenv("PGOPTIONS", previous_->c_str(), 1);
+  } else {
+    ::unsetenv("PGOPTIONS");
   }
 }
 

@@ -5,9 +5,14 @@
 // missing or whose service does not answer FAILS the test with the reason: integration tests
 // never skip silently.
 
+#include <hiredis/hiredis.h>
+
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace tandem::testing {
 
@@ -51,6 +56,29 @@ class PgFixture {
   std::string base_connection_string_;
   std::string connection_string_;
 };
+
+// Points libpq connections opened in this process afterwards at `schema` through PGOPTIONS
+// (for code that connects by itself from config::Postgres, e.g. store::PgWriter); the previous
+// value is restored on destruction.
+class PgSearchPath {
+ public:
+  explicit PgSearchPath(const std::string& schema);
+  ~PgSearchPath();
+  PgSearchPath(const PgSearchPath&) = delete;
+  PgSearchPath& operator=(const PgSearchPath&) = delete;
+
+ private:
+  std::optional<std::string> previous_;
+};
+
+using RedisContext = std::unique_ptr<redisContext, decltype(&redisFree)>;
+using RedisReply = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
+
+// A blocking hiredis connection, independent of the Asio adapter under test. Null with `error`
+// set when the server cannot be reached.
+RedisContext redis_connect(const std::string& host, std::uint16_t port, std::string& error);
+// One command; null when the connection failed.
+RedisReply redis_command(redisContext& context, const std::vector<std::string>& args);
 
 // A key prefix `test:<random hex>:` of its own on the test Redis (TANDEM_TEST_REDIS_HOST,
 // _PORT; database 0). Every key starting with it is deleted (SCAN + DEL) on destruction.

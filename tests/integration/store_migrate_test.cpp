@@ -33,7 +33,7 @@ TEST_CASE("migrate applies every embedded migration once and a second run has no
 
   auto db = database.connect();
   CHECK(recorded_count(*db) == latest_version());
-  for (const char* table : {"rooms", "users", "room_events", "short_ids"}) CHECK(db->has_table(table));
+  for (const char* table : {"rooms", "users", "room_events", "short_ids", "dead_letters"}) CHECK(db->has_table(table));
 
   const auto second = run_tandem({"migrate", "up"}, database.env());
   REQUIRE(second.code == 0);

@@ -44,7 +44,7 @@ AuditEvent event_from_fields(const std::vector<Reply>& fields, const std::string
 AuditCopier::AuditCopier(Context& ctx, RedisLink& link)
     : ctx_(ctx),
       link_(link),
-      pg_(*ctx.config.postgres, ctx.metrics.postgres_errors),
+      pg_(*ctx.config.postgres, ctx.instance, ctx.metrics.postgres_errors, ctx.metrics.dead_letters),
       capacity_(static_cast<std::size_t>(ctx.config.audit.queue_capacity)) {}
 
 AuditCopier::~AuditCopier() { pg_.stop(); }

@@ -22,6 +22,8 @@ class RedisLink;
 //   event_uid) → XACK + XDEL. Entries a dead copier had read but not acknowledged are taken over
 //   with XAUTOCLAIM after 2 × node_ttl. PostgreSQL down: the batch is retried with backoff while
 //   the stream keeps the backlog (bounded: state changes are refused at audit.queue_capacity).
+//   A record PostgreSQL refuses as data is set aside by PgWriter (dead_letters) and acknowledged
+//   with its batch, never retried.
 // * backlog() is XLEN of the stream, read every kBacklogInterval.
 // * Every committed audit entry of the last kRedoWindow is kept (at most audit.queue_capacity)
 //   to be queued again if Redis loses its data.

@@ -57,6 +57,7 @@ struct EngineMetrics {
   metrics::Counter& nodes_lost;
   metrics::Counter& audit_written;
   metrics::Counter& postgres_errors;
+  metrics::Counter& dead_letters;  // records PostgreSQL refused as data (store::PgWriter)
 };
 
 // The identity and configuration every part needs.

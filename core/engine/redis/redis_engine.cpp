@@ -48,7 +48,11 @@ EngineMetrics::EngineMetrics(metrics::Registry& r)
                               "Connections closed 1012 because they may have missed room frames")),
       nodes_lost(r.counter("tandem_cluster_nodes_lost_total", "Dead nodes this node cleaned up after")),
       audit_written(r.counter("tandem_audit_written_total", "Audit records copied to PostgreSQL")),
-      postgres_errors(r.counter("tandem_postgres_write_errors_total", "Failed PostgreSQL batches")) {}
+      postgres_errors(r.counter("tandem_postgres_write_errors_total", "Failed PostgreSQL batches")),
+      // The embedded mode registers the same family for its store (sqlite).
+      dead_letters(r.counter_family("tandem_dead_letters_total", "Records a database refused as data, set aside",
+                                    {"store"})
+                       .with("postgres")) {}
 
 void Context::spawn(awaitable<void> task, const char* what) {
   asio::co_spawn(io, std::move(task), [what](std::exception_ptr e) {

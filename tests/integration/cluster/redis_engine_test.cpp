@@ -2,6 +2,7 @@
 // two nodes of one cluster. Their link, committer and router are exercised through the Engine
 // interface, with a recording host in place of the node.
 #include <catch2/catch.hpp>
+#include <hiredis/hiredis.h>
 
 #include <boost/json/parse.hpp>
 
@@ -18,6 +19,8 @@
 #include "core/config/config.hpp"
 #include "core/engine/redis/redis_engine.hpp"
 #include "core/metrics/metrics.hpp"
+#include "core/store/migrator.hpp"
+#include "core/store/postgres_connection.hpp"
 #include "tests/integration/fixtures.hpp"
 
 using namespace std::chrono_literals;
@@ -227,4 +230,54 @@ TEST_CASE("a node's disconnect is committed and reaches the other node's members
   REQUIRE(a.host.wait_for(a.conn(1), "USER_LEFT", "u2"));
   CHECK(a.engine.idle());
   CHECK(b.engine.idle());
+}
+
+TEST_CASE("the audit copier sets aside an event PostgreSQL refuses as data and its backlog empties",
+          "[cluster][engine][postgres]") {
+  tandem::testing::RedisFixture redis;
+  tandem::testing::PgFixture pg;
+  tandem::testing::PgSearchPath search_path(pg.schema());  // the node's PgWriter connects by itself
+  tandem::config::Config config = cluster_config(redis, "node-a");
+  {
+    auto db = tandem::store::open_postgres(*config.postgres);
+    tandem::store::Migrator(*db).up();
+  }
+
+  // Three records in the audit stream as the commit script writes them; jsonb refuses the
+  // second's \u0000.
+  std::string error;
+  auto context = tandem::testing::redis_connect(redis.host(), redis.port(), error);
+  REQUIRE(context);
+  const auto audit = redis.key("audit");
+  const std::vector<std::pair<std::string, std::string>> events{
+      {"good-1", R"({"username":"Ann"})"}, {"poison", R"({"username":"a\u0000b"})"}, {"good-2", "{}"}};
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto reply = tandem::testing::redis_command(
+        *context, {"XADD", audit, "*", "r", "party", "t", "USER_JOINED", "u", "user_a", "q", std::to_string(i + 1),
+                   "a", "1700000000000", "d", events[i].second, "n", "node-a", "i", events[i].first});
+    REQUIRE(reply);
+    REQUIRE(reply->type == REDIS_REPLY_STRING);
+  }
+
+  TestNode node(redis, "node-a");
+  auto db = tandem::store::open_postgres(*config.postgres);
+  long long left = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    left = tandem::testing::redis_command(*context, {"XLEN", audit})->integer;
+    if (left == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(left == 0);  // acknowledged and deleted: no retry loop
+
+  const auto written = db->query("SELECT event_uid FROM room_events ORDER BY id");
+  REQUIRE(written.size() == 2);
+  CHECK(written[0].text(0) == "good-1");
+  CHECK(written[1].text(0) == "good-2");
+  const auto dead = db->query("SELECT kind, encode(record, 'escape'), error_code FROM dead_letters");
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].text(0) == "event");
+  CHECK(dead[0].text(1).find(R"("uid":"poison")") != std::string::npos);
+  CHECK(dead[0].text(2) == "22P05");
+  CHECK(node.registry.render().find("tandem_dead_letters_total{store=\"postgres\"} 1") != std::string::npos);
 }
