@@ -272,14 +272,11 @@ asio::awaitable<void> write_sweep(std::shared_ptr<Server::Impl> server) {
     timer.expires_after(period);
     auto [ec] = co_await timer.async_wait(use_tuple);
     if (ec || !server->sweeping.load()) co_return;
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch())
-                                 .count();
     std::vector<std::shared_ptr<WsSession>> stuck;
     {
       std::lock_guard lock(server->mutex);
       for (const auto& [id, weak] : server->sessions) {
-        if (auto s = weak.lock(); s && s->write_stuck(now, limit)) stuck.push_back(std::move(s));
+        if (auto s = weak.lock(); s && s->write_stuck(limit)) stuck.push_back(std::move(s));
       }
     }
     for (const auto& s : stuck) {

@@ -96,9 +96,9 @@ bool WsSession::enqueue(Item item, std::size_t bytes) {
   return !overflow;
 }
 
-bool WsSession::write_stuck(std::int64_t now_ms, std::chrono::milliseconds limit) const {
+bool WsSession::write_stuck(std::chrono::milliseconds limit) const {
   const std::int64_t since = write_since_ms_.load(std::memory_order_relaxed);
-  return since != 0 && now_ms - since >= limit.count();
+  return since != 0 && steady_ms() - since >= limit.count();
 }
 
 void WsSession::abort() {

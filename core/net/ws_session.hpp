@@ -34,9 +34,9 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   // Completes the upgrade and runs the connection until it ends. On the session's strand.
   boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::empty_body> request);
 
-  // True when a write has been in progress for `limit` or longer at `now_ms` (steady clock ms):
-  // the peer does not read (limits.write_timeout).
-  bool write_stuck(std::int64_t now_ms, std::chrono::milliseconds limit) const;
+  // True when a write has been in progress for `limit` or longer: the peer does not read
+  // (limits.write_timeout).
+  bool write_stuck(std::chrono::milliseconds limit) const;
   // Tears the TCP connection down at once (no close frame: it would wait behind the stuck
   // write); the read loop then ends and the application sees the close.
   void abort();
