@@ -182,8 +182,9 @@ void run_until_drained(asio::io_context& io, net::Server& server, node::Node& no
         std::_Exit(1);
       }
       spdlog::info("signal {}: draining (timeout {}s)", signal, config.server.drain_timeout.count() / 1000.0);
-      node.begin_drain();
+      // Not accepting before not ready: whoever sees /ready answer 503 finds the port closed.
       server.stop_accepting();
+      node.begin_drain();
       server.close_all(kCloseServiceRestart, "service restart");
       arm();
       asio::co_spawn(

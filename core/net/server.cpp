@@ -13,6 +13,8 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <mutex>
 #include <optional>
 
@@ -237,8 +239,15 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
 asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server, bool internal) {
   auto& acceptor = internal ? server->internal_acceptor : server->acceptor;
   // The internal listener keeps answering probes and scrapes while the node drains.
+  beast::error_code pec;
+  const tcp protocol = acceptor.local_endpoint(pec).protocol();
   while (internal || server->accepting.load()) {
-    auto [ec, socket] = co_await acceptor.async_accept(server->connection_executor(), use_tuple);
+    // Accepted on the listener's own loop (the caller's io), then handed to the connection's loop:
+    // a pending accept never holds a socket of another loop, which would outlive that loop when
+    // the caller's io is destroyed after the Server.
+    auto [ec, accepted] = co_await acceptor.async_accept(use_tuple);
+    if (!ec && !internal && !server->accepting.load()) co_return;  // draining began meanwhile: drop it
+    tcp::socket socket = ec ? std::move(accepted) : server->adopt(std::move(accepted), protocol, ec);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // Out of file descriptors and similar: log, back off briefly, keep serving.
@@ -323,6 +332,14 @@ asio::any_io_executor Server::Impl::connection_executor() {
   const std::size_t n = next_loop.fetch_add(1, std::memory_order_relaxed) % (loops.size() + 1);
   if (n == 0) return asio::make_strand(io);
   return loops[n - 1]->get_executor();
+}
+
+tcp::socket Server::Impl::adopt(tcp::socket accepted, const tcp& protocol, beast::error_code& ec) {
+  const auto fd = accepted.release(ec);
+  tcp::socket socket(connection_executor());
+  if (!ec) socket.assign(protocol, fd, ec);
+  if (ec && fd >= 0) ::close(fd);
+  return socket;
 }
 
 unsigned Server::Impl::reserve(const std::string& addr) {

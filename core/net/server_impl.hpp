@@ -60,6 +60,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   unsigned reserve(const std::string& addr);
   // The executor of the next connection: the loops in turn (a strand of `io` for the caller's).
   boost::asio::any_io_executor connection_executor();
+  // Moves a socket accepted on `io` to the next connection's loop (its descriptor changes hands;
+  // two epoll_ctl calls per connection).
+  boost::asio::ip::tcp::socket adopt(boost::asio::ip::tcp::socket accepted, const boost::asio::ip::tcp& protocol,
+                                     boost::system::error_code& ec);
   void release(const std::string& addr);
 };
 
