@@ -80,6 +80,8 @@ net::ServerOptions server_options(const config::Config& c) {
   o.msgs_burst = static_cast<double>(c.limits.msgs_burst);
   o.max_conns_per_ip = static_cast<std::size_t>(c.limits.max_conns_per_ip);
   o.max_connections = static_cast<std::size_t>(c.server.max_connections);
+  o.max_http_conns_per_ip = static_cast<std::size_t>(c.http.max_conns_per_ip);
+  o.max_http_connections = static_cast<std::size_t>(c.http.max_connections);
   o.send_queue_bytes = static_cast<std::size_t>(c.limits.send_queue_bytes);
   o.write_timeout = c.limits.write_timeout;
   o.rate_limited_notice = proto::error_frame(proto::ErrorCode::rate_limited);
@@ -100,6 +102,8 @@ void register_node_metrics(metrics::Registry& registry, const config::Config& c,
         static_cast<double>(c.server.max_connections));
   limit("tandem_max_connections_per_address", "limits.max_conns_per_ip: WebSocket connections per client address",
         static_cast<double>(c.limits.max_conns_per_ip));
+  limit("tandem_max_http_connections", "http.max_connections: plain HTTP connections this node holds",
+        static_cast<double>(c.http.max_connections));
   limit("tandem_send_queue_limit_bytes", "limits.send_queue_bytes: a connection's send queue beyond which it is closed",
         static_cast<double>(c.limits.send_queue_bytes));
   limit("tandem_audit_queue_capacity", "audit.queue_capacity: audit events that may wait for the database",

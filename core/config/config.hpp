@@ -37,6 +37,8 @@ struct Http {
   std::int64_t max_header_bytes = 8192;                   // request head limit (1 KiB-1 MiB)
   Duration request_timeout = std::chrono::seconds(10);    // whole request deadline (100ms-5m)
   Duration keepalive_timeout = std::chrono::seconds(60);  // idle keep-alive connection (1s-1h)
+  std::int64_t max_conns_per_ip = 128;   // open plain HTTP connections per TCP peer (proxies exempt)
+  std::int64_t max_connections = 2048;   // open plain HTTP connections on the node
   bool operator==(const Http&) const = default;
 };
 
@@ -55,6 +57,7 @@ struct Limits {
   std::int64_t send_queue_bytes = 1 << 20;   // per-connection outbound bound (4 KiB-256 MiB)
   Duration write_timeout = std::chrono::seconds(15);  // a write pending this long: the peer is gone
   std::int64_t short_ids_per_minute = 30;    // newly minted short ids per client address
+  std::int64_t lookups_per_minute = 120;     // room lookups over HTTP per client address (burst as many)
   bool operator==(const Limits&) const = default;
 };
 

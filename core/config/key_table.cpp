@@ -113,6 +113,13 @@ constexpr KeySpec kKeys[] = {
     key<&Config::http, &Http::keepalive_timeout>(
         "http", "keepalive_timeout", "Idle keep-alive HTTP connections are closed after this.")
         .range(1s, 1h),
+    key<&Config::http, &Http::max_conns_per_ip>(
+        "http", "max_conns_per_ip",
+        "Open HTTP connections (not WebSockets) per client TCP address; trusted proxies are exempt. Beyond: 429.")
+        .range(1, 1'000'000),
+    key<&Config::http, &Http::max_connections>(
+        "http", "max_connections", "Open HTTP connections (not WebSockets) on the node. Beyond: 503.")
+        .range(1, 1'000'000),
 
     // [limits]
     key<&Config::limits, &Limits::max_frame_bytes>(
@@ -159,6 +166,10 @@ constexpr KeySpec kKeys[] = {
         .range(100ms, 10min),
     key<&Config::limits, &Limits::short_ids_per_minute>(
         "limits", "short_ids_per_minute", "New short room ids per client address per minute.")
+        .range(1, 100'000),
+    key<&Config::limits, &Limits::lookups_per_minute>(
+        "limits", "lookups_per_minute",
+        "Room lookups (short ids, /room redirects, presence) per client address per minute, as many in a burst. Beyond: 429.")
         .range(1, 100'000),
 
     // [rooms]

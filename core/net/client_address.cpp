@@ -43,10 +43,6 @@ bool matches(const std::string& addr, const std::string& proxy) {
                          : same_prefix(address.to_v6().to_bytes(), network.to_v6().to_bytes(), bits);
 }
 
-bool trusted(const std::string& addr, const std::vector<std::string>& proxies) {
-  return std::any_of(proxies.begin(), proxies.end(), [&](const std::string& p) { return matches(addr, p); });
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -55,10 +51,24 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+bool is_trusted_proxy(const std::string& addr, const std::vector<std::string>& proxies) {
+  return std::any_of(proxies.begin(), proxies.end(), [&](const std::string& p) { return matches(addr, p); });
+}
+
+std::string address_group(const std::string& addr) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(addr, ec);
+  if (ec || address.is_v4()) return addr;
+  if (address.to_v6().is_v4_mapped()) return canonical(addr);
+  auto bytes = address.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return boost::asio::ip::make_address_v6(bytes).to_string() + "/64";
+}
+
 std::string client_address(std::string_view peer, std::string_view forwarded_for,
                            const std::vector<std::string>& trusted_proxies) {
   std::string current = canonical(peer);
-  if (forwarded_for.empty() || !trusted(current, trusted_proxies)) return current;
+  if (forwarded_for.empty() || !is_trusted_proxy(current, trusted_proxies)) return current;
   std::string_view rest = forwarded_for;
   while (!rest.empty()) {
     const auto comma = rest.rfind(',');
@@ -66,7 +76,7 @@ std::string client_address(std::string_view peer, std::string_view forwarded_for
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
     if (hop.empty()) continue;
     current = canonical(hop);
-    if (!trusted(current, trusted_proxies)) return current;
+    if (!is_trusted_proxy(current, trusted_proxies)) return current;
   }
   return current;
 }

@@ -114,6 +114,26 @@ std::string forwarded_for(const http::request<http::empty_body>& request) {
   return list;
 }
 
+// A plain HTTP connection's place under ServerOptions::max_http_conns_per_ip / max_http_connections,
+// held until the connection ends or becomes a WebSocket. `key`: the peer's address group, "" for a
+// trusted proxy (counted only in the total), none for the internal listener (not counted).
+struct HttpSlot {
+  HttpSlot(std::shared_ptr<Server::Impl> s, std::optional<std::string> k) : server(std::move(s)), key(std::move(k)) {
+    if (key) refusal = server->reserve_http(*key);
+    if (refusal != 0) key.reset();
+  }
+  HttpSlot(const HttpSlot&) = delete;
+  HttpSlot& operator=(const HttpSlot&) = delete;
+  ~HttpSlot() { give_back(); }
+  void give_back() {
+    if (key) server->release_http(*key);
+    key.reset();
+  }
+  std::shared_ptr<Server::Impl> server;
+  std::optional<std::string> key;
+  unsigned refusal = 0;  // 0: admitted, else the HTTP status of the refusal
+};
+
 // `internal`: the connection came in on the internal listener (ServerOptions::internal_port).
 asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket, bool internal) {
   beast::error_code ec;
@@ -122,6 +142,25 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
   const std::string peer = endpoint.address().to_string();
   beast::tcp_stream stream(std::move(socket));
   const auto& options = server->options;
+  // Answers the transport gives itself are counted under the handler "transport" (malformed or
+  // refused requests) or "websocket" (upgrades).
+  const auto count = [&server](std::string_view handler, unsigned status) {
+    server->http_requests.with({handler, std::to_string(status)}).inc();
+  };
+  const std::string tcp_peer = client_address(peer, {}, {});  // canonical: IPv4-mapped as IPv4
+  HttpSlot slot(server, internal ? std::nullopt
+                                 : std::optional<std::string>(is_trusted_proxy(tcp_peer, options.trusted_proxies)
+                                                                  ? std::string()
+                                                                  : address_group(tcp_peer)));
+  if (slot.refusal != 0) {
+    count("transport", slot.refusal);
+    stream.expires_after(options.request_timeout);
+    co_await write_simple(stream,
+                          plain(slot.refusal, slot.refusal == 429 ? "Too many connections from this address"
+                                                                  : "Node at capacity"),
+                          11);
+    co_return;
+  }
   // Bodies are refused, so the buffer only ever holds request heads: bounding it bounds the head
   // whatever the number of fields.
   beast::flat_buffer buffer(options.max_header_bytes);
@@ -150,11 +189,6 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
       head_bytes += n;
       if (!rec && head_bytes > options.max_header_bytes) rec = http::error::header_limit;
     }
-    // Answers the transport gives itself are counted under the handler "transport" (malformed or
-    // refused requests) or "websocket" (upgrades).
-    const auto count = [&server](std::string_view handler, unsigned status) {
-      server->http_requests.with({handler, std::to_string(status)}).inc();
-    };
     if (rec) {
       if (rec == http::error::header_limit || rec == http::error::buffer_overflow) {
         count("transport", 431);
@@ -218,6 +252,7 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
         co_return;
       }
       stream.expires_never();
+      slot.give_back();  // a WebSocket now: counted as one from here
       auto session = std::make_shared<WsSession>(server, std::move(stream), info.client_addr);
       co_await session->run(parser.release());
       co_return;
@@ -309,6 +344,8 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
       acceptor(io_),
       internal_acceptor(io_),
       ws_connections(registry.gauge("tandem_connections", "Open WebSocket connections on this node")),
+      http_connections(registry.gauge("tandem_http_connections",
+                                      "Open plain HTTP connections (not WebSockets) on this node's public port")),
       http_requests(registry.counter_family("tandem_http_requests_total",
                                             "HTTP requests answered, by handler and status code",
                                             {"handler", "code"})),
@@ -342,7 +379,8 @@ tcp::socket Server::Impl::adopt(tcp::socket accepted, const tcp& protocol, beast
   return socket;
 }
 
-unsigned Server::Impl::reserve(const std::string& addr) {
+unsigned Server::Impl::reserve(const std::string& client_addr) {
+  const std::string addr = address_group(client_addr);
   std::lock_guard lock(mutex);
   if (reserved_total >= options.max_connections) return 503;
   auto it = per_address.find(addr);
@@ -353,7 +391,30 @@ unsigned Server::Impl::reserve(const std::string& addr) {
   return 0;
 }
 
-void Server::Impl::release(const std::string& addr) {
+unsigned Server::Impl::reserve_http(const std::string& key) {
+  std::lock_guard lock(mutex);
+  if (http_total >= options.max_http_connections) return 503;
+  if (!key.empty()) {
+    auto [it, fresh] = http_per_address.try_emplace(key, 0);
+    if (it->second >= options.max_http_conns_per_ip) return 429;
+    ++it->second;
+  }
+  ++http_total;
+  http_connections.set(static_cast<std::int64_t>(http_total));
+  return 0;
+}
+
+void Server::Impl::release_http(const std::string& key) {
+  std::lock_guard lock(mutex);
+  --http_total;
+  http_connections.set(static_cast<std::int64_t>(http_total));
+  if (key.empty()) return;
+  auto it = http_per_address.find(key);
+  if (it != http_per_address.end() && --it->second == 0) http_per_address.erase(it);
+}
+
+void Server::Impl::release(const std::string& client_addr) {
+  const std::string addr = address_group(client_addr);
   std::lock_guard lock(mutex);
   auto it = per_address.find(addr);
   if (it == per_address.end()) return;

@@ -35,6 +35,11 @@ struct ServerOptions {
   std::chrono::milliseconds abuse_window{10'000};  // bucket empty this long → close 1008
   std::size_t max_conns_per_ip = 256;
   std::size_t max_connections = 19000;
+  // Open plain HTTP connections (before or without an upgrade): per TCP peer address group
+  // (address_group; trusted proxies exempt, they carry many clients) → 429, and on the node → 503.
+  // The internal listener is not counted.
+  std::size_t max_http_conns_per_ip = 128;
+  std::size_t max_http_connections = 2048;
   std::size_t send_queue_bytes = 1 << 20;
   // A WebSocket whose current write has not completed for this long (the peer stopped reading)
   // is torn down; checked by a sweep once a second (at most every write_timeout / 2).

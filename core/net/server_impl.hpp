@@ -41,6 +41,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::atomic<std::uint64_t> next_id{1};
 
   metrics::Gauge& ws_connections;
+  metrics::Gauge& http_connections;
   metrics::CounterFamily& http_requests;  // by handler (HttpResponse::handler) and status code
   metrics::Counter& slow_consumers;
   metrics::Counter& write_timeouts;
@@ -54,17 +55,25 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::unordered_map<std::string, std::size_t> per_address;
   std::size_t reserved_total = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<WsSession>> sessions;
+  // Open plain HTTP connections per TCP peer address group ("" for trusted proxies: not counted
+  // per address) and in total.
+  std::unordered_map<std::string, std::size_t> http_per_address;
+  std::size_t http_total = 0;
 
-  // Reserves a WebSocket slot for `addr`; returns 0 when admitted, else the HTTP status of the
-  // refusal (429 over the per-address cap, 503 at node capacity).
-  unsigned reserve(const std::string& addr);
+  // Reserves a WebSocket slot for `client_addr` (counted under its address_group); returns 0 when
+  // admitted, else the HTTP status of the refusal (429 over the per-address cap, 503 at node
+  // capacity).
+  unsigned reserve(const std::string& client_addr);
   // The executor of the next connection: the loops in turn (a strand of `io` for the caller's).
   boost::asio::any_io_executor connection_executor();
   // Moves a socket accepted on `io` to the next connection's loop (its descriptor changes hands;
   // two epoll_ctl calls per connection).
   boost::asio::ip::tcp::socket adopt(boost::asio::ip::tcp::socket accepted, const boost::asio::ip::tcp& protocol,
                                      boost::system::error_code& ec);
-  void release(const std::string& addr);
+  void release(const std::string& client_addr);
+  // The same for a plain HTTP connection from TCP peer group `key` ("" counts only in the total).
+  unsigned reserve_http(const std::string& key);
+  void release_http(const std::string& key);
 };
 
 }  // namespace tandem::net

@@ -9,6 +9,7 @@
 
 #include "core/config/config.hpp"
 #include "core/metrics/metrics.hpp"
+#include "core/net/client_address.hpp"
 #include "core/node/status_document.hpp"
 #include "core/util/text.hpp"
 #include "core/util/duration.hpp"
@@ -58,6 +59,9 @@ namespace {
 using Respond = net::Handler::Respond;
 
 using util::epoch_ms;
+
+// Client address groups the lookup limiter tracks at most (~100 bytes each); see util::KeyedLimiter.
+constexpr std::size_t kLookupAddresses = 100'000;
 
 // Names the answer after the endpoint (tandem_http_requests_total{handler}), adds the CORS
 // headers when `cors`, then responds.
@@ -139,7 +143,9 @@ HttpApi::HttpApi(const config::Config& config, engine::Engine& engine, metrics::
       engine_(engine),
       registry_(registry),
       node_(std::move(node)),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()),
+      lookups_(static_cast<double>(config.limits.lookups_per_minute), static_cast<double>(config.limits.lookups_per_minute),
+               kLookupAddresses) {}
 
 void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
   const bool options = request.method == "OPTIONS";
@@ -191,6 +197,15 @@ void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()};
     return done(net::HttpResponse{200, "application/json",
                                   render_status(*engine_.status_rooms(), mode, request.client_addr, context), {}});
+  }
+  const bool lookup = handler == "presence" || handler == "short_id" || handler == "room_lookup" || handler == "redirect";
+  if (lookup && !lookups_.try_take(net::address_group(request.client_addr))) {
+    // One token comes back every 60 / lookups_per_minute seconds.
+    const auto retry = (60 + config_.limits.lookups_per_minute - 1) / config_.limits.lookups_per_minute;
+    auto r = handler == "redirect" ? text_response(429, "Too many requests; try again later")
+                                   : json_response(429, {{"error", "Too many requests; try again later"}});
+    r.headers.emplace_back("Retry-After", std::to_string(retry));
+    return done(std::move(r));
   }
   if (handler == "presence") return presence(engine_, segments[2], std::move(done));
   if (handler == "short_id") return short_id(config_, engine_, request, segments[2], std::move(done));

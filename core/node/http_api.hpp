@@ -7,6 +7,7 @@
 
 #include "core/engine/engine.hpp"
 #include "core/net/handler.hpp"
+#include "core/util/keyed_limiter.hpp"
 
 namespace tandem::config {
 struct Config;
@@ -18,7 +19,7 @@ class Registry;
 namespace tandem::node {
 
 // The HTTP endpoints of docs/protocol.md §7 and §10 (routing, CORS, methods, percent-decoding) over
-// an engine. Answers that need the engine (presence, short ids) complete when the engine
+// an engine, with room lookups rate-limited per client address. Answers that need the engine (presence, short ids) complete when the engine
 // answers, without holding an I/O thread. Thread-safe.
 class HttpApi {
  public:
@@ -37,6 +38,9 @@ class HttpApi {
   metrics::Registry& registry_;
   const NodeState node_;
   const std::chrono::steady_clock::time_point started_;
+  // limits.lookups_per_minute per client address group: what reads or mints a room's short id or
+  // presence (short ids are guessable only at this rate, per node).
+  util::KeyedLimiter lookups_;
 };
 
 // Room ids follow the JOIN rule of docs/protocol.md §2: 1-64 code points, valid UTF-8, no control

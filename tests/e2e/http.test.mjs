@@ -286,6 +286,56 @@ test('short ids: limits.short_ids_per_minute newly minted ids per address, then 
   assert.equal((await get(srv, '/api/short-id/limit_room_3', { localAddress: '127.0.0.2' })).status, 200, 'the limit is per address');
 });
 
+test('limits.lookups_per_minute: short ids, /room, /api/room and presence per address, then 429 with Retry-After', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.lookups_per_minute': 6 } });
+  const roomId = newRoomId();
+  await party(srv, 1, { roomId });
+  const from = (localAddress) => ({ localAddress });
+  const shortId = (await get(srv, `/api/short-id/${enc(roomId)}`, from('127.0.0.1'))).json().shortId;
+  assert.equal((await get(srv, `/api/room/${shortId}`, from('127.0.0.1'))).status, 200);
+  assert.equal((await get(srv, `/room/${shortId}`, from('127.0.0.1'))).status, 302);
+  assert.equal((await get(srv, `/api/rooms/${enc(roomId)}/presence`, from('127.0.0.1'))).status, 200);
+  assert.equal((await get(srv, '/api/room/nosuchid', from('127.0.0.1'))).status, 404, 'a miss costs a lookup too');
+  assert.equal((await get(srv, '/room/nosuchid', from('127.0.0.1'))).status, 404);
+  for (const path of [`/api/room/${shortId}`, `/room/${shortId}`, `/api/rooms/${enc(roomId)}/presence`, `/api/short-id/${enc(roomId)}`]) {
+    const res = await get(srv, path, from('127.0.0.1'));
+    assert.equal(res.status, 429, `${path} over the limit`);
+    assert.equal(res.headers['retry-after'], '10', `${path} Retry-After`);
+    assert.equal(res.headers['access-control-allow-origin'], '*', `${path} keeps its CORS headers`);
+  }
+  assert.equal((await get(srv, `/api/room/${shortId}`, from('127.0.0.2'))).status, 200, 'the limit is per address');
+  assert.equal((await get(srv, '/status', from('127.0.0.1'))).status, 200, '/status is not a lookup');
+  const m = await metrics(srv);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'room_lookup', code: '429' }), 1);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'redirect', code: '429' }), 1);
+});
+
+test('http.max_conns_per_ip / http.max_connections: open HTTP connections are bounded per address (429) and per node (503); WebSockets do not count', async (t) => {
+  const srv = await startServer(t, { set: { 'http.max_conns_per_ip': 2, 'http.max_connections': 3 } });
+  const idle = [await rawConnect(srv, { localAddress: '127.0.0.1' }), await rawConnect(srv, { localAddress: '127.0.0.1' })];
+  await eventually(async () => metricValue(await metrics(srv, { localAddress: '127.0.0.2' }), 'tandem_http_connections') === 3,
+    { message: 'the two idle connections counted (and the scrape)' });
+  const over = await rawConnect(srv, { localAddress: '127.0.0.1' });
+  await over.closed;
+  assert.match(over.data, /^HTTP\/1\.1 429 /, 'the third connection from 127.0.0.1');
+  // 127.0.0.2 has its own allowance, but the node holds three at most.
+  const other = await rawConnect(srv, { localAddress: '127.0.0.2' });
+  const full = await rawConnect(srv, { localAddress: '127.0.0.3' });
+  await full.closed;
+  assert.match(full.data, /^HTTP\/1\.1 503 /, 'the fourth connection on the node');
+  // Closing connections gives their places back; an upgraded connection gives its place back too.
+  for (const c of [...idle, other]) c.socket.destroy();
+  // (The scrape's own connection is the one left.)
+  await eventually(async () => metricValue(await metrics(srv, { localAddress: '127.0.0.2' }), 'tandem_http_connections') === 1,
+    { message: 'places given back' });
+  const members = await party(srv, 4, { roomId: newRoomId() });
+  assert.equal(members.length, 4, 'WebSockets beyond the HTTP bounds');
+  const m = await metrics(srv, { localAddress: '127.0.0.2' });
+  assert.equal(metricValue(m, 'tandem_http_connections'), 1);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'transport', code: '429' }), 1);
+  assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'transport', code: '503' }), 1);
+});
+
 test('CORS on /api/*, /room/*, /status; OPTIONS 204/200 empty; HEAD works', async (t) => {
   const srv = await startServer(t);
   const roomId = newRoomId();

@@ -90,8 +90,8 @@ export function parseMetrics(text) {
   return { samples, text };
 }
 
-export async function metrics(server) {
-  const res = await get(server, '/metrics');
+export async function metrics(server, opts = {}) {
+  const res = await get(server, '/metrics', opts);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return parseMetrics(res.body);
 }

@@ -27,3 +27,13 @@ TEST_CASE("trusted proxies may be CIDR ranges", "[net]") {
   CHECK(client_address("10.0.0.1", "198.51.100.1", {"10.0.0.0/31"}) == "198.51.100.1");
   CHECK(client_address("10.0.0.2", "198.51.100.1", {"10.0.0.0/31"}) == "10.0.0.2");
 }
+
+TEST_CASE("address_group: IPv4 addresses alone, IPv6 addresses by their /64", "[net]") {
+  using tandem::net::address_group;
+  CHECK(address_group("203.0.113.9") == "203.0.113.9");
+  CHECK(address_group("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64");
+  CHECK(address_group("2001:db8:1:2::1") == address_group("2001:db8:1:2:ffff::9"));
+  CHECK(address_group("2001:db8:1:3::1") != address_group("2001:db8:1:2::1"));
+  CHECK(address_group("::ffff:203.0.113.9") == "203.0.113.9");
+  CHECK(address_group("not an address") == "not an address");
+}
