@@ -1,5 +1,7 @@
 #include "core/store/json_text.hpp"
 
+#include <cstdio>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -10,6 +12,24 @@
 namespace tandem::store {
 
 namespace {
+
+// A serialized JSON string, with DEL and the C1 controls (U+0080-U+009F; UTF-8 C2 80-C2 9F) also
+// written as \u escapes: Boost.JSON escapes only what JSON requires (below U+0020), and a C1 CSI
+// printed raw is a terminal escape sequence.
+void append_string(const std::string& json, std::string& out) {
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const auto c = static_cast<unsigned char>(json[i]);
+    const auto next = i + 1 < json.size() ? static_cast<unsigned char>(json[i + 1]) : 0;
+    if (c == 0x7f || (c == 0xc2 && next >= 0x80 && next <= 0x9f)) {
+      char escape[8];
+      std::snprintf(escape, sizeof escape, "\\u%04x", c == 0x7f ? 0x7fU : static_cast<unsigned>(next));
+      out += escape;
+      i += c == 0x7f ? 0 : 1;
+    } else {
+      out += json[i];
+    }
+  }
+}
 
 void write(const boost::json::value& value, std::string& out) {
   switch (value.kind()) {
@@ -37,7 +57,7 @@ void write(const boost::json::value& value, std::string& out) {
       break;
     }
     case boost::json::kind::string:
-      out += boost::json::serialize(value.get_string());
+      append_string(boost::json::serialize(value.get_string()), out);
       break;
     case boost::json::kind::array: {
       out += '[';

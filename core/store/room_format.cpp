@@ -22,13 +22,32 @@ std::size_t width_of(std::string_view s) {
   return n;
 }
 
-// `s` made printable (valid UTF-8, control characters shown as '?') and cut to `width` code
-// points, the last one an ellipsis when something was cut.
-std::string cut(std::string_view s, std::size_t width) {
-  std::string clean = util::sanitize_utf8(s);
-  for (char& c : clean) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+// `s` as valid UTF-8 with every control character — C0 (but tab and line breaks when
+// `keep_line_breaks`), DEL and C1 — shown as '?', so that nothing a client sent can drive the
+// operator's terminal.
+std::string printable(std::string_view s, bool keep_line_breaks) {
+  const std::string valid = util::sanitize_utf8(s);
+  std::string out;
+  out.reserve(valid.size());
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const auto c = static_cast<unsigned char>(valid[i]);
+    const bool line_break = c == '\t' || c == '\r' || c == '\n';
+    if ((c < 0x20 && !(keep_line_breaks && line_break)) || c == 0x7f) {
+      out += '?';
+    } else if (c == 0xc2 && i + 1 < valid.size() && static_cast<unsigned char>(valid[i + 1]) <= 0x9f) {
+      out += '?';  // U+0080-U+009F (a continuation byte after C2 is at least 0x80)
+      ++i;
+    } else {
+      out += valid[i];
+    }
   }
+  return out;
+}
+
+// `s` made printable and cut to `width` code points, the last one an ellipsis when something
+// was cut.
+std::string cut(std::string_view s, std::size_t width) {
+  std::string clean = printable(s, false);
   if (width_of(clean) <= width) return clean;
   std::string out;
   std::size_t n = 0;
@@ -84,8 +103,9 @@ std::string render_table(const std::vector<Column>& columns, const std::vector<s
   return out;
 }
 
-std::string csv_field(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+std::string csv_field(std::string_view raw) {
+  const std::string s = printable(raw, true);
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return s;
   std::string out = "\"";
   for (char c : s) {
     if (c == '"') out += '"';

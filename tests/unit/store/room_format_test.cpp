@@ -113,3 +113,34 @@ TEST_CASE("event json carries null seq, user and node for v2.0 events", "[store]
         R"({"id":1,"room":"r","seq":null,"type":"ROOM_CREATED","user":null,"node":null,"time":"2024-11-27T00:00:00.000Z","data":null})"
         "\n");
 }
+
+TEST_CASE("nothing a client sent reaches the terminal as a control: ESC, DEL and C1 in every format", "[store]") {
+  // ESC [2J (clear screen), a C1 CSI (U+009B) and DEL, as a v2.0-era room id and a username.
+  const std::string hostile = "r\x1b[2J\xc2\x9b" "31m\x7fx";
+  Event e;
+  e.id = 3;
+  e.room_id = hostile;
+  e.seq = 1;
+  e.type = "USERNAME_UPDATED";
+  e.user_id = "u";
+  e.data = "{\"username\":\"a\\u001b[31m\xc2\x9b\x7f\"}";
+  e.at_ms = kNow;
+  const auto no_controls = [](const std::string& text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if ((c < 0x20 && c != '\n' && c != '\r') || c == 0x7f) return false;  // CSV lines end in CRLF
+      if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9f) return false;
+    }
+    return true;
+  };
+  for (const auto format : {Format::table, Format::csv, Format::json}) {
+    const std::string events = format_events({e}, format, true);
+    CHECK(no_controls(events));
+    const std::string rooms = format_rooms({{hostile, "live", 1, hostile, kNow, kNow}}, format, kNow);
+    CHECK(no_controls(rooms));
+  }
+  CHECK(format_rooms({{hostile, "live", 1, "h", kNow, kNow}}, Format::csv, kNow).find("r?[2J?31m?x") != std::string::npos);
+  // JSON keeps the text, escaped: it parses back to the same string.
+  const std::string json = format_rooms({{hostile, "live", 1, "h", kNow, kNow}}, Format::json, kNow);
+  CHECK(json.find(R"("r\u001b[2J\u009b31m\u007fx")") != std::string::npos);
+}
