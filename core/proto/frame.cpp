@@ -124,12 +124,24 @@ void parse_signaling(boost::json::object& object, Frame& frame) {
   finish(frame, fields);
 }
 
+// A peer's SYNC_RESPONSE (one with a string `to`) moves its recipient's player: the fields it
+// shares with the server's own SYNC_RESPONSE are typed like it.
+void parse_sync_response(boost::json::object& object, Frame& frame) {
+  Fields fields(object);
+  std::string to = fields.required_string("to");
+  fields.time("currentTime");
+  fields.boolean("isPlaying");
+  std::optional<std::string> url = fields.string("url");
+  frame.body = Targeted{std::move(to), std::move(object), std::move(url)};
+  finish(frame, fields);
+}
+
 struct KnownType {
   std::string_view type;
   BodyParser parse;
 };
 
-constexpr std::array<KnownType, 16> kKnownTypes = {{
+constexpr std::array<KnownType, 17> kKnownTypes = {{
     {"PING", parse_ping},
     {"JOIN", parse_join_frame},
     {"LEAVE", parse_leave},
@@ -146,6 +158,7 @@ constexpr std::array<KnownType, 16> kKnownTypes = {{
     {"OFFER", parse_signaling},
     {"ANSWER", parse_signaling},
     {"ICE_CANDIDATE", parse_signaling},
+    {"SYNC_RESPONSE", parse_sync_response},
 }};
 
 // Any other type: a string `to` makes it a targeted relay, a non-string one is bad_field.
@@ -183,14 +196,20 @@ ParseResult parse_object(boost::json::object& object) {
   return frame;
 }
 
-// A URL is stored, audited (PostgreSQL's jsonb refuses U+0000) and shown to every member: no
-// control character (C0, DEL, C1) and at most limits.max_url_bytes.
+// A URL is stored, audited (PostgreSQL's jsonb refuses U+0000) and shown to every member, or (a
+// peer's SYNC_RESPONSE) opened by its recipient: no control character (C0, DEL, C1) and at most
+// limits.max_url_bytes.
 void check_bounds(Frame& frame, const ParseLimits& limits) {
   if (frame.field_error) return;
-  if (const auto* change = std::get_if<UrlChange>(&frame.body)) {
-    if (change->url.size() > limits.max_url_bytes || util::has_control_chars(change->url)) {
-      frame.field_error = ErrorCode::bad_field;
-    }
+  const auto bad_url = [&limits](const std::string& url) {
+    return url.size() > limits.max_url_bytes || util::has_control_chars(url);
+  };
+  if (const auto* change = std::get_if<UrlChange>(&frame.body); change != nullptr && bad_url(change->url)) {
+    frame.field_error = ErrorCode::bad_field;
+  }
+  if (const auto* targeted = std::get_if<Targeted>(&frame.body);
+      targeted != nullptr && targeted->url && bad_url(*targeted->url)) {
+    frame.field_error = ErrorCode::bad_field;
   }
 }
 

@@ -61,6 +61,7 @@ struct RequestSync {};
 struct Targeted {
   std::string to;
   boost::json::object body;  // the client's object, to be stamped with from/userId/nodeId/timestamp
+  std::optional<std::string> url;  // SYNC_RESPONSE: its `url`, held to the URL_CHANGE rules
 };
 // Any other type: relayed to the room.
 struct Relay {

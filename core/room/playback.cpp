@@ -27,14 +27,13 @@ void store_position(Context& ctx, double current_time, bool is_playing) {
   ctx.mark_changed();
 }
 
-// An empty prefix list allows every URL.
+}  // namespace
+
 bool url_allowed(const Settings& settings, std::string_view url) {
   if (settings.allowed_url_prefixes.empty()) return true;
   return std::any_of(settings.allowed_url_prefixes.begin(), settings.allowed_url_prefixes.end(),
                      [&](const std::string& prefix) { return url.starts_with(prefix); });
 }
-
-}  // namespace
 
 void handle_play_pause(Context& ctx, const Sender& sender, const proto::Frame& frame, const proto::PlayPause& body) {
   if (!controller_frame_ok(ctx, sender, frame)) return;

@@ -13,8 +13,19 @@ void stamp(Context& ctx, const Sender& sender, boost::json::object& body) {
 }  // namespace
 
 void handle_targeted(Context& ctx, const Sender& sender, const proto::Frame& frame, const proto::Targeted& body) {
+  // A peer's SYNC_RESPONSE moves its recipient's player: the controller rule and the URL
+  // allow-list of PLAY_PAUSE / URL_CHANGE hold for it too (not_allowed before bad_field, §10).
+  const bool sync = frame.type == "SYNC_RESPONSE";
+  if (sync && !ctx.is_controller(sender.user_id)) {
+    ctx.send_error(sender.conn, proto::ErrorCode::not_allowed);
+    return;
+  }
   if (frame.field_error) {
     ctx.send_error(sender.conn, *frame.field_error);
+    return;
+  }
+  if (sync && body.url && !body.url->empty() && !url_allowed(ctx.settings, *body.url)) {  // "": no URL
+    ctx.send_error(sender.conn, proto::ErrorCode::bad_url);
     return;
   }
   const Member* target = ctx.member_by_user(body.to);

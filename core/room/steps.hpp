@@ -47,6 +47,8 @@ void handle_host_heartbeat(Context& ctx, const Sender& sender, const proto::Fram
 void handle_position_update(Context& ctx, const Sender& sender, const proto::Frame& frame,
                             const proto::PositionUpdate& body);
 void handle_url_change(Context& ctx, const Sender& sender, const proto::Frame& frame, const proto::UrlChange& body);
+// `url` starts with one of rooms.allowed_url_prefixes (an empty list allows every URL).
+bool url_allowed(const Settings& settings, std::string_view url);
 
 // control.cpp — §3, §4: host-only and per-member settings.
 void handle_toggle_guest_control(Context& ctx, const Sender& sender, const proto::Frame& frame,

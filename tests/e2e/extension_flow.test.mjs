@@ -435,6 +435,29 @@ test('generic relay of an unknown type (userId overwritten, nodeId, timestamp, s
   for (const m of [a, b, c]) m.assertSeqOrder();
 });
 
+test('a peer\'s SYNC_RESPONSE obeys the controller rule, the field types and the URL allow-list', async (t) => {
+  const srv = await startServer(t, { set: FAST });
+  const [host, guest] = await party(srv, 2, { roomId: newRoomId() });
+  const refused = async (sender, frame, code) => {
+    sender.send(frame);
+    assert.equal((await sender.next('ERROR')).code, code, JSON.stringify(frame));
+  };
+  await refused(guest, { type: 'SYNC_RESPONSE', to: host.userId, currentTime: 999, isPlaying: true, url: '' }, 'not_allowed');
+  await refused(host, { type: 'SYNC_RESPONSE', to: guest.userId, currentTime: 1, url: 'https://evil.example/' }, 'bad_url');
+  await refused(host, { type: 'SYNC_RESPONSE', to: guest.userId, currentTime: 1, url: 'https://www.netflix.com/\u001b[2J' }, 'bad_field');
+  await refused(host, { type: 'SYNC_RESPONSE', to: guest.userId, currentTime: 'x' }, 'bad_field');
+  await refused(host, { type: 'SYNC_RESPONSE', to: guest.userId, isPlaying: 'yes' }, 'bad_field');
+  await host.none('SYNC_RESPONSE', 100);
+  await guest.none('SYNC_RESPONSE', 10);
+  host.send({ type: 'SYNC_RESPONSE', to: guest.userId, currentTime: 7, isPlaying: false, url: 'https://www.netflix.com/watch/1' });
+  assert.equal((await guest.next('SYNC_RESPONSE')).url, 'https://www.netflix.com/watch/1');
+  // With guest control on, the guest is a controller too.
+  host.send({ type: 'TOGGLE_GUEST_CONTROL', enabled: true });
+  await guest.next('GUEST_CONTROL');
+  guest.send({ type: 'SYNC_RESPONSE', to: host.userId, currentTime: 8, isPlaying: true });
+  assert.equal((await host.next('SYNC_RESPONSE')).currentTime, 8);
+});
+
 test('every member receives every broadcast exactly once, in seq order, under concurrent senders', async (t) => {
   const srv = await startServer(t, { set: { ...FAST, 'limits.msgs_per_sec': 5000, 'limits.msgs_burst': 5000 } });
   const roomId = newRoomId();

@@ -288,3 +288,20 @@ TEST_CASE("a URL with a control character or beyond limits.max_url_bytes is bad_
   // The default bound is 4096 bytes: a 60 KB URL is refused.
   CHECK(parsed(url_change('"' + prefix + std::string(60'000, 'a') + '"')).field_error == ErrorCode::bad_field);
 }
+
+TEST_CASE("a peer's SYNC_RESPONSE: typed currentTime, isPlaying and url, the URL held to the URL_CHANGE bounds", "[proto]") {
+  const auto sync = [](const std::string& fields) {
+    return parsed(R"({"type":"SYNC_RESPONSE","to":"user_b",)" + fields + "}");
+  };
+  const Frame ok = sync(R"("currentTime":3,"isPlaying":true,"url":"https://www.netflix.com/watch/1")");
+  CHECK_FALSE(ok.field_error);
+  REQUIRE(std::holds_alternative<Targeted>(ok.body));
+  CHECK(std::get<Targeted>(ok.body).url == "https://www.netflix.com/watch/1");
+  CHECK_FALSE(std::get<Targeted>(sync(R"("currentTime":3)").body).url);
+  for (const char* bad : {R"("currentTime":"3")", R"("currentTime":-1)", R"("isPlaying":1)", R"("url":7)",
+                          R"("url":"https://www.netflix.com/\u001b[2J")"}) {
+    INFO(bad);
+    CHECK(sync(bad).field_error == ErrorCode::bad_field);
+  }
+  CHECK(sync(R"("url":")" + std::string(5000, 'a') + "\"").field_error == ErrorCode::bad_field);
+}

@@ -67,11 +67,19 @@ TEST_CASE("any other frame with a string `to` is a targeted relay", "[room][rela
   CHECK(fx.frames[0].frame.at("userId") == "u2");
   CHECK(fx.frames[0].frame.at("ok") == true);
 
-  fx = room.send("node-a/2", R"({"type":"SYNC_RESPONSE","to":"u3","currentTime":4})");
+  // A peer's SYNC_RESPONSE moves its recipient's player: from the host (a controller) only.
+  fx = room.send("node-a/1", R"({"type":"SYNC_RESPONSE","to":"u3","currentTime":4})");
   REQUIRE(fx.frames.size() == 1);
   CHECK(fx.frames[0].recipients == ss({"node-b/3"}));
   CHECK(fx.frames[0].frame.at("type") == "SYNC_RESPONSE");
   CHECK_FALSE(fx.frames[0].sequenced);
+  fx = room.send("node-a/2", R"({"type":"SYNC_RESPONSE","to":"u3","currentTime":4})");
+  REQUIRE(fx.frames.size() == 1);
+  CHECK(fx.frames[0].recipients == ss({"node-a/2"}));
+  CHECK(fx.frames[0].frame.at("code") == "not_allowed");
+  fx = room.send("node-a/1", R"({"type":"SYNC_RESPONSE","to":"u3","url":"https://evil.example/"})");
+  REQUIRE(fx.frames.size() == 1);
+  CHECK(fx.frames[0].frame.at("code") == "bad_url");
 }
 
 TEST_CASE("other types are relayed to the room including the sender with userId, nodeId, timestamp, seq",
