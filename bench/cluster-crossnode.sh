@@ -98,7 +98,7 @@ for scenario in "${scenarios[@]}"; do
   for i in $(seq 1 "$nodes"); do
     port=$(free_port)
     "$binary" serve --host 127.0.0.1 --port "$port" --node-id "bench$i" --log-level warn \
-      --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 ${NODE_SETTINGS:-} \
+      --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 ${NODE_SETTINGS:-} \
       2>"$out/crossnode-$scenario.node$i.log" &
     pids+=($!)
     ports+=("$port")

@@ -78,7 +78,7 @@ for scenario in "${scenarios[@]}"; do
   port=$(free_port)
   data_dir=$(mktemp -d /tmp/tandem-bench-XXXXXX)
   "$binary" serve --host 127.0.0.1 --port "$port" --data-dir "$data_dir" --log-level warn \
-    --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 ${NODE_ARGS:-} \
+    --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 ${NODE_ARGS:-} \
     2>"$out/$scenario.node.log" &
   node_pid=$!
   wait_for_port "$port"

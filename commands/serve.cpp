@@ -104,6 +104,8 @@ void register_node_metrics(metrics::Registry& registry, const config::Config& c,
         static_cast<double>(c.limits.max_conns_per_ip));
   limit("tandem_max_http_connections", "http.max_connections: plain HTTP connections this node holds",
         static_cast<double>(c.http.max_connections));
+  limit("tandem_max_rooms", "limits.max_rooms: rooms this node holds (cluster mode: with members on it)",
+        static_cast<double>(c.limits.max_rooms));
   limit("tandem_send_queue_limit_bytes", "limits.send_queue_bytes: a connection's send queue beyond which it is closed",
         static_cast<double>(c.limits.send_queue_bytes));
   limit("tandem_audit_queue_capacity", "audit.queue_capacity: audit events that may wait for the database",
@@ -163,6 +165,8 @@ Backend make_backend(const config::Config& config, asio::io_context& io, metrics
   options.short_id_ttl = config.rooms.short_id_ttl.count();
   options.short_ids_per_minute = static_cast<std::size_t>(config.limits.short_ids_per_minute);
   options.pin_attempts_per_ip_minute = static_cast<std::size_t>(config.limits.pin_attempts_per_ip_minute);
+  options.max_rooms = static_cast<std::size_t>(config.limits.max_rooms);
+  options.rooms_per_ip_minute = static_cast<std::size_t>(config.limits.rooms_per_ip_minute);
   backend.engine = std::make_unique<engine::memory::MemoryEngine>(io, std::move(options), *backend.journal, registry);
   backend.mode = "embedded mode, data " + db_file.string();
   return backend;

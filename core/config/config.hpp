@@ -54,9 +54,12 @@ struct Limits {
   std::int64_t pin_attempts = 5;             // per connection, then close 1008
   std::int64_t pin_attempts_per_ip_minute = 20;
   Duration stale_after = std::chrono::seconds(20);
+  std::int64_t relay_bytes_per_sec = 65536;  // relayed (client-written) frame bytes per connection
   std::int64_t send_queue_bytes = 1 << 20;   // per-connection outbound bound (4 KiB-256 MiB)
   Duration write_timeout = std::chrono::seconds(15);  // a write pending this long: the peer is gone
   std::int64_t short_ids_per_minute = 30;    // newly minted short ids per client address
+  std::int64_t max_rooms = 50000;            // rooms a node holds (cluster: with members on it)
+  std::int64_t rooms_per_ip_minute = 20;     // rooms one client address may create a minute (burst as many)
   std::int64_t lookups_per_minute = 120;     // room lookups over HTTP per client address (burst as many)
   bool operator==(const Limits&) const = default;
 };

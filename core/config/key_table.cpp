@@ -156,6 +156,10 @@ constexpr KeySpec kKeys[] = {
     key<&Config::limits, &Limits::stale_after>(
         "limits", "stale_after", "A connection silent this long counts as stale (see strict_identity).")
         .range(1ms, 1h),
+    key<&Config::limits, &Limits::relay_bytes_per_sec>(
+        "limits", "relay_bytes_per_sec",
+        "Bytes of relayed frames (OFFER, ANSWER, ICE_CANDIDATE and other types the server passes on) a connection may send per second, 4 s worth in a burst; beyond: ERROR rate_limited, not relayed.")
+        .range(1 * KiB, 64 * MiB),
     key<&Config::limits, &Limits::send_queue_bytes>(
         "limits", "send_queue_bytes",
         "Outbound bytes queued per connection before a slow client is disconnected.")
@@ -166,6 +170,14 @@ constexpr KeySpec kKeys[] = {
         .range(100ms, 10min),
     key<&Config::limits, &Limits::short_ids_per_minute>(
         "limits", "short_ids_per_minute", "New short room ids per client address per minute.")
+        .range(1, 100'000),
+    key<&Config::limits, &Limits::max_rooms>(
+        "limits", "max_rooms",
+        "Rooms this node holds (cluster mode: rooms with members on it); a JOIN that would create one more gets ERROR server_busy.")
+        .range(1, 10'000'000),
+    key<&Config::limits, &Limits::rooms_per_ip_minute>(
+        "limits", "rooms_per_ip_minute",
+        "Rooms one client address may create per minute, as many in a burst; beyond: ERROR too_many_rooms.")
         .range(1, 100'000),
     key<&Config::limits, &Limits::lookups_per_minute>(
         "limits", "lookups_per_minute",

@@ -55,16 +55,6 @@ bool is_trusted_proxy(const std::string& addr, const std::vector<std::string>& p
   return std::any_of(proxies.begin(), proxies.end(), [&](const std::string& p) { return matches(addr, p); });
 }
 
-std::string address_group(const std::string& addr) {
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(addr, ec);
-  if (ec || address.is_v4()) return addr;
-  if (address.to_v6().is_v4_mapped()) return canonical(addr);
-  auto bytes = address.to_v6().to_bytes();
-  std::fill(bytes.begin() + 8, bytes.end(), 0);
-  return boost::asio::ip::make_address_v6(bytes).to_string() + "/64";
-}
-
 std::string client_address(std::string_view peer, std::string_view forwarded_for,
                            const std::vector<std::string>& trusted_proxies) {
   std::string current = canonical(peer);

@@ -15,9 +15,4 @@ std::string client_address(std::string_view peer, std::string_view forwarded_for
 // `addr` (canonical text) is one of `proxies` (addresses or CIDR ranges).
 bool is_trusted_proxy(const std::string& addr, const std::vector<std::string>& proxies);
 
-// The key per-address limits count under: an IPv4 address itself, an IPv6 address's /64 (one
-// subscriber's prefix: a client cannot step around a limit by changing its interface id), e.g.
-// "2001:db8:1:2::/64". Text that is not an address is its own key.
-std::string address_group(const std::string& addr);
-
 }  // namespace tandem::net

@@ -21,6 +21,7 @@
 #include "core/net/client_address.hpp"
 #include "core/net/server_impl.hpp"
 #include "core/net/ws_session.hpp"
+#include "core/util/address_group.hpp"
 
 namespace tandem::net {
 
@@ -151,7 +152,7 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
   HttpSlot slot(server, internal ? std::nullopt
                                  : std::optional<std::string>(is_trusted_proxy(tcp_peer, options.trusted_proxies)
                                                                   ? std::string()
-                                                                  : address_group(tcp_peer)));
+                                                                  : util::address_group(tcp_peer)));
   if (slot.refusal != 0) {
     count("transport", slot.refusal);
     stream.expires_after(options.request_timeout);
@@ -380,7 +381,7 @@ tcp::socket Server::Impl::adopt(tcp::socket accepted, const tcp& protocol, beast
 }
 
 unsigned Server::Impl::reserve(const std::string& client_addr) {
-  const std::string addr = address_group(client_addr);
+  const std::string addr = util::address_group(client_addr);
   std::lock_guard lock(mutex);
   if (reserved_total >= options.max_connections) return 503;
   auto it = per_address.find(addr);
@@ -414,7 +415,7 @@ void Server::Impl::release_http(const std::string& key) {
 }
 
 void Server::Impl::release(const std::string& client_addr) {
-  const std::string addr = address_group(client_addr);
+  const std::string addr = util::address_group(client_addr);
   std::lock_guard lock(mutex);
   auto it = per_address.find(addr);
   if (it == per_address.end()) return;

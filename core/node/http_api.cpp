@@ -9,7 +9,7 @@
 
 #include "core/config/config.hpp"
 #include "core/metrics/metrics.hpp"
-#include "core/net/client_address.hpp"
+#include "core/util/address_group.hpp"
 #include "core/node/status_document.hpp"
 #include "core/util/text.hpp"
 #include "core/util/duration.hpp"
@@ -199,7 +199,7 @@ void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
                                   render_status(*engine_.status_rooms(), mode, request.client_addr, context), {}});
   }
   const bool lookup = handler == "presence" || handler == "short_id" || handler == "room_lookup" || handler == "redirect";
-  if (lookup && !lookups_.try_take(net::address_group(request.client_addr))) {
+  if (lookup && !lookups_.try_take(util::address_group(request.client_addr))) {
     // One token comes back every 60 / lookups_per_minute seconds.
     const auto retry = (60 + config_.limits.lookups_per_minute - 1) / config_.limits.lookups_per_minute;
     auto r = handler == "redirect" ? text_response(429, "Too many requests; try again later")

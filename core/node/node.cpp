@@ -19,6 +19,10 @@ namespace {
 // in a second beyond the burst (limits.msgs_burst + limits.msgs_per_sec), and at least this.
 constexpr std::size_t kMinPendingFrames = 256;
 constexpr std::uint16_t kClosePolicy = 1008;
+// limits.relay_bytes_per_sec: the burst is this many seconds of it; ERROR rate_limited for
+// dropped relays at most this often per connection.
+constexpr double kRelayBurstSeconds = 4.0;
+constexpr auto kRelayNoticeInterval = std::chrono::seconds(1);
 
 using util::epoch_ms;
 
@@ -39,6 +43,12 @@ struct Node::Conn {
   std::string peer_id;  // docs/protocol.md §2: one per connection, kept across its JOINs
   std::string addr;
 
+  // limits.relay_bytes_per_sec: what this connection may still put into other members' queues.
+  // Touched only by message(), which runs on the connection's own event loop.
+  double relay_tokens = 0;
+  std::chrono::steady_clock::time_point relay_at{};
+  std::chrono::steady_clock::time_point relay_notice{};  // last rate_limited sent for it
+
   std::mutex mutex;  // guards the fields below
   std::string room;  // bound room, empty before a JOIN
   std::size_t pin_failures = 0;
@@ -58,6 +68,7 @@ Node::Node(const config::Config& config, engine::Engine& engine, metrics::Regist
           kMinPendingFrames, static_cast<std::size_t>(config.limits.msgs_burst + config.limits.msgs_per_sec))),
       pin_attempts_(static_cast<std::size_t>(config.limits.pin_attempts)),
       parse_limits_{static_cast<std::size_t>(config.limits.max_url_bytes)},
+      relay_bytes_per_sec_(static_cast<double>(config.limits.relay_bytes_per_sec)),
       metrics_(registry),
       api_(config, engine, registry,
            HttpApi::NodeState{[this] { return ready(); }, [this] { return connection_count(); }}) {}
@@ -138,6 +149,15 @@ void Node::message(const std::shared_ptr<net::WsConnection>& ws, std::string_vie
   auto parsed = proto::parse(text, parse_limits_);
   auto* frame = std::get_if<proto::Frame>(&parsed);
   metrics_.in(frame ? std::string_view(frame->type) : std::string_view("invalid")).inc();
+  if (frame && (std::holds_alternative<proto::Relay>(frame->body) || std::holds_alternative<proto::Targeted>(frame->body)) &&
+      !take_relay_bytes(*c, text.size(), received)) {
+    metrics_.relay_limited_frames.inc();
+    if (received - c->relay_notice >= kRelayNoticeInterval) {
+      c->relay_notice = received;
+      reply(*c, proto::ErrorCode::rate_limited);
+    }
+    return;
+  }
   if (frame && std::holds_alternative<proto::Ping>(frame->body)) {
     // Answered at once, also while earlier frames wait for the engine; a member's PING then
     // refreshes its presence in the room, in order with its other frames.
@@ -148,6 +168,21 @@ void Node::message(const std::shared_ptr<net::WsConnection>& ws, std::string_vie
     return;
   }
   enqueue(c, Item{Item::Kind::frame, std::move(parsed), received});
+}
+
+// A token bucket of bytes: relay_bytes_per_sec_ a second, kRelayBurstSeconds of them banked (at
+// least one largest frame), full at the connection's first relayed frame.
+bool Node::take_relay_bytes(Conn& c, std::size_t bytes, std::chrono::steady_clock::time_point now) {
+  const double burst = std::max(relay_bytes_per_sec_ * kRelayBurstSeconds, static_cast<double>(config_.limits.max_frame_bytes));
+  if (c.relay_at == std::chrono::steady_clock::time_point{}) {
+    c.relay_tokens = burst;
+  } else {
+    c.relay_tokens = std::min(burst, c.relay_tokens + std::chrono::duration<double>(now - c.relay_at).count() * relay_bytes_per_sec_);
+  }
+  c.relay_at = now;
+  if (c.relay_tokens < static_cast<double>(bytes)) return false;
+  c.relay_tokens -= static_cast<double>(bytes);
+  return true;
 }
 
 std::string Node::bound_room(Conn& c) {

@@ -87,6 +87,8 @@ class Node final : public net::Handler, public engine::EngineHost {
                     std::chrono::steady_clock::time_point received, std::function<void()> done);
   void reply(Conn& c, proto::ErrorCode code);
   std::string bound_room(Conn& c);
+  // limits.relay_bytes_per_sec for a relayed frame of `bytes`; false: over the bound, drop it.
+  bool take_relay_bytes(Conn& c, std::size_t bytes, std::chrono::steady_clock::time_point now);
 
   const config::Config& config_;
   engine::Engine& engine_;
@@ -94,6 +96,7 @@ class Node final : public net::Handler, public engine::EngineHost {
   const std::size_t max_pending_frames_;
   const std::size_t pin_attempts_;
   const proto::ParseLimits parse_limits_;
+  const double relay_bytes_per_sec_;
   std::atomic<bool> ready_{false};
   std::atomic<std::size_t> active_items_{0};
 

@@ -13,7 +13,9 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
       dropped_position_updates(r.counter("tandem_dropped_position_updates_total",
                                          "POSITION_UPDATE frames dropped silently for bad fields")),
       pending_frame_drops(r.counter("tandem_pending_frame_drops_total",
-                                    "Frames refused because the connection had too many frames waiting")) {
+                                    "Frames refused because the connection had too many frames waiting")),
+      relay_limited_frames(r.counter("tandem_relay_limited_frames_total",
+                                     "Relayed frames dropped because their sender was over limits.relay_bytes_per_sec")) {
   static constexpr std::string_view kKnownTypes[] = {
       "POSITION_UPDATE", "PING", "HOST_HEARTBEAT", "PLAY_PAUSE", "REQUEST_SYNC", "JOIN", "OFFER", "ANSWER",
       "ICE_CANDIDATE", "SEEK", "READY", "URL_CHANGE", "LEAVE", "UPDATE_USERNAME", "TOGGLE_GUEST_CONTROL",

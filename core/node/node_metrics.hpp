@@ -26,6 +26,7 @@ struct NodeMetrics {
   metrics::Histogram& broadcast_latency;
   metrics::Counter& dropped_position_updates;
   metrics::Counter& pending_frame_drops;
+  metrics::Counter& relay_limited_frames;
 
  private:
   std::vector<std::pair<std::string_view, metrics::Counter*>> known_in_;

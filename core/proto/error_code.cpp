@@ -33,6 +33,7 @@ CodeText text_of(ErrorCode code) {
     case ErrorCode::replaced: return {"replaced", "Connection replaced by a newer one"};
     case ErrorCode::identity_in_use: return {"identity_in_use", "User id is in use by another connection"};
     case ErrorCode::server_busy: return {"server_busy", "Server busy, try again later"};
+    case ErrorCode::too_many_rooms: return {"too_many_rooms", "Too many new rooms from this address, try again later"};
   }
   return {"unknown", "Unknown error"};
 }

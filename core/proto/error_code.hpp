@@ -25,7 +25,8 @@ enum class ErrorCode {
   rate_limited,
   replaced,
   identity_in_use,
-  server_busy,  // node at its connection or room capacity
+  server_busy,     // node at its connection or room capacity
+  too_many_rooms,  // the address created limits.rooms_per_ip_minute rooms within the last minute
 };
 
 std::string_view code_name(ErrorCode code);

@@ -126,6 +126,7 @@ void handle_join(Context& ctx, const JoinInput& input) {
   const proto::Join& join = input.join;
   if (!s.exists || s.archived) {
     if (join.pin_invalid) return reject(ctx, input, ErrorCode::invalid_pin);
+    if (input.create_refusal) return reject(ctx, input, *input.create_refusal);
     create_room(ctx, input);
     return seat_joiner(ctx, input);
   }

@@ -119,6 +119,10 @@ struct JoinInput {
   std::string session_token;   // fresh 32-hex token, used if the JOIN succeeds
   std::string pin_salt;        // fresh salt (hex), used if this JOIN creates the room with a PIN
   bool addr_blocked = false;   // the client address is over pin_attempts_per_ip_minute
+  // Set by the engine when this JOIN would create the room and its room limits say no
+  // (server_busy: the node holds limits.max_rooms; too_many_rooms: the address's creation rate).
+  // The room answers it with this ERROR and stays absent; a JOIN to an existing room ignores it.
+  std::optional<proto::ErrorCode> create_refusal;
   // Informational: the room finds the connection's seat in its own members. A connection
   // already seated here is not asked for the PIN again.
   bool same_socket_rejoin = false;

@@ -195,3 +195,31 @@ test('short ids are cluster-wide: minted on one node, the same id on every node,
   assert.equal(redirect.headers.location, `https://www.netflix.com/?tandemRoom=${encodeURIComponent(roomId)}&pin=1234`);
   assert.equal((await get(cluster.nodes[2], '/api/room/zzzzzzzz')).status, 404);
 });
+
+test('room creation bounds hold per node in cluster mode: limits.rooms_per_ip_minute (too_many_rooms) and limits.max_rooms (server_busy); rooms on other nodes are joinable', async (t) => {
+  const cluster = await startCluster(t, { nodes: 2, set: { 'limits.rooms_per_ip_minute': 2, 'limits.max_rooms': 3 } });
+  const [n1, n2] = cluster.nodes;
+  const prefix = newRoomId('bound');
+  const joinNew = async (node, roomId, localAddress) => {
+    const c = await Client.connect(node, { localAddress });
+    c.sendJoin({ roomId, userId: newUserId() });
+    const f = await c.next((x) => x.type === 'ROOM_STATE' || x.type === 'ERROR');
+    return { c, f };
+  };
+  const a0 = await joinNew(n1, `${prefix}_a0`, '127.0.0.1');
+  const a1 = await joinNew(n1, `${prefix}_a1`, '127.0.0.1');
+  assert.deepEqual([a0.f.type, a1.f.type], ['ROOM_STATE', 'ROOM_STATE']);
+  const a2 = await joinNew(n1, `${prefix}_a2`, '127.0.0.1');
+  assert.equal(a2.f.code, 'too_many_rooms');
+  // The refused room was not created anywhere: on the other node it is created afresh.
+  const elsewhere = await joinNew(n2, `${prefix}_a2`, '127.0.0.1');
+  assert.equal(elsewhere.f.type, 'ROOM_STATE');
+  assert.equal(elsewhere.f.seq, 1);
+  // n1 holds 2 rooms; a third address-fresh room fills it, the next gets server_busy.
+  assert.equal((await joinNew(n1, `${prefix}_b0`, '127.0.0.2')).f.type, 'ROOM_STATE');
+  assert.equal((await joinNew(n1, `${prefix}_b1`, '127.0.0.2')).f.code, 'server_busy');
+  // Joining an existing room (created on n2) is never refused for these bounds.
+  const visitor = await joinNew(n1, `${prefix}_a2`, '127.0.0.1');
+  assert.equal(visitor.f.type, 'ROOM_STATE');
+  assert.equal(visitor.f.users.length, 2);
+});

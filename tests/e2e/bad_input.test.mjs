@@ -265,7 +265,9 @@ test('JOIN validation: missing_fields, invalid_room_id, invalid_user_id (1–64 
 });
 
 test('10,000 JOINs with distinct room ids from one connection: the server stays up, the socket ends in the last room, emptied rooms are archived', async (t) => {
-  const srv = await startServer(t, { set: { 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000 } });
+  const srv = await startServer(t, {
+    set: { 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000, 'limits.rooms_per_ip_minute': 100000 },
+  });
   const by = await bystanders(srv);
   const c = await Client.connect(srv, { name: 'hopper' });
   const uid = newUserId('hop');
@@ -298,6 +300,42 @@ test('10,000 JOINs with distinct room ids from one connection: the server stays 
   assert.equal(presence.count, 0);
   assert.equal((await get(srv, '/health')).status, 200);
   await by.check('after the JOIN storm');
+});
+
+test('room creation is bounded: limits.rooms_per_ip_minute per address (too_many_rooms), limits.max_rooms per node (server_busy); existing rooms stay open', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.rooms_per_ip_minute': 3, 'limits.max_rooms': 5 } });
+  const prefix = newRoomId('bound');
+  const connect = (localAddress) => Client.connect(srv, { localAddress });
+  const refused = async (c, roomId, code) => {
+    c.sendJoin({ roomId, userId: newUserId() });
+    const error = await c.next('ERROR');
+    assert.equal(error.code, code, `JOIN ${roomId}`);
+  };
+  const first = [];
+  for (let i = 0; i < 3; i++) {
+    const c = await connect('127.0.0.1');
+    await c.join({ roomId: `${prefix}_a${i}`, userId: newUserId() });
+    first.push(c);
+  }
+  const late = await connect('127.0.0.1');
+  await refused(late, `${prefix}_a3`, 'too_many_rooms');
+  await late.join({ roomId: `${prefix}_a0`, userId: newUserId() });  // an existing room is no creation
+  assert.equal((await get(srv, `/api/rooms/${encodeURIComponent(`${prefix}_a3`)}/presence`)).json().count, 0, 'the refused room does not exist');
+  // Another address creates until the node holds limits.max_rooms.
+  const b = [await connect('127.0.0.2'), await connect('127.0.0.2')];
+  await b[0].join({ roomId: `${prefix}_b0`, userId: newUserId() });
+  await b[1].join({ roomId: `${prefix}_b1`, userId: newUserId() });
+  const c = await connect('127.0.0.3');
+  await refused(c, `${prefix}_c0`, 'server_busy');
+  // An ended room makes room for a new one.
+  b[1].send({ type: 'LEAVE' });
+  await eventually(async () => metricValue(await metrics(srv), 'tandem_rooms') === 4, { message: 'the left room archived' });
+  await c.join({ roomId: `${prefix}_c0`, userId: newUserId() });
+  const m = await metrics(srv);
+  assert.equal(metricValue(m, 'tandem_rooms'), 5);
+  assert.equal(metricValue(m, 'tandem_max_rooms'), 5);
+  assert.equal(metricValue(m, 'tandem_errors_total', { code: 'too_many_rooms' }), 1);
+  assert.equal(metricValue(m, 'tandem_errors_total', { code: 'server_busy' }), 1);
 });
 
 test('PIN guessing from one address over limits.pin_attempts_per_ip_minute: too_many_attempts + close 1008 for every JOIN to a PIN room', async (t) => {
@@ -435,8 +473,32 @@ async function bulkUntil(host, done, { pauseAfter = Infinity } = {}) {
   return { sent, detected };
 }
 
+test('one member cannot get the others dropped: relayed bytes per sender are bounded (limits.relay_bytes_per_sec); a reader that pauses stays under its send-queue bound', async (t) => {
+  // Defaults: 64 KiB frames, 50 frames/s with a burst of 200, 1 MiB send queue, 64 KiB/s of relays.
+  const srv = await startServer(t);
+  const [sender, reader, other] = await party(srv, 3, { roomId: newRoomId('relay') });
+  reader.ws._socket.pause();
+  const payload = 'z'.repeat(60000);
+  // 200 frames of 60 KB within the message burst: 12 MB for every member's queue without the bound.
+  for (let i = 0; i < 200; i++) sender.send({ type: 'BULK', i, payload });
+  assert.equal((await sender.next('ERROR', 10000)).code, 'rate_limited');
+  sender.send({ type: 'PLAY_PAUSE', control: 'play' });  // in room order after every relayed BULK
+  await other.next('PLAY_PAUSE', 10000);
+  await sleep(500);
+  reader.ws._socket.resume();
+  await reader.next('PLAY_PAUSE', 10000);
+  const relayed = other.log.filter((f) => f.type === 'BULK').length;
+  assert.ok(relayed >= 1 && relayed <= 8, `${relayed} BULK frames relayed: 4 s of 64 KiB/s is about 4 of 60 KB`);
+  assert.equal(reader.log.filter((f) => f.type === 'BULK').length, relayed, 'the paused reader got every relayed frame');
+  assert.ok(reader.isOpen, 'the reader was dropped');
+  const m = await metrics(srv);
+  assert.equal(metricValue(m, 'tandem_relay_limited_frames_total'), 200 - relayed);
+  assert.equal(metricValue(m, 'tandem_slow_consumer_disconnects_total'), 0);
+  sender.take('ERROR');  // rate_limited at most once a second
+});
+
 test('slow reader: a client that stops reading is closed once it is limits.send_queue_bytes behind, and leaves the room; bystanders unaffected', async (t) => {
-  const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 65536, 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000 } });
+  const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 65536, 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000, 'limits.relay_bytes_per_sec': 67108864 } });
   const by = await bystanders(srv);
   const roomId = newRoomId('slow');
   const [host, slow] = await party(srv, 2, { roomId, prefix: 'slowroom' });
@@ -465,7 +527,7 @@ test('slow reader: a client that stops reading is closed once it is limits.send_
 });
 
 test('stuck reader: a write that does not complete within limits.write_timeout tears the connection down, under the send-queue bound; the seat is released', async (t) => {
-  const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 128 * 1024 * 1024, 'limits.write_timeout': '1s', 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000 } });
+  const srv = await startServer(t, { set: { 'limits.send_queue_bytes': 128 * 1024 * 1024, 'limits.write_timeout': '1s', 'limits.msgs_per_sec': 100000, 'limits.msgs_burst': 100000, 'limits.relay_bytes_per_sec': 67108864 } });
   const by = await bystanders(srv);
   const roomId = newRoomId('stuck');
   const [host, stuck] = await party(srv, 2, { roomId, prefix: 'stuckroom' });

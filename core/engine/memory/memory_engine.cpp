@@ -9,6 +9,7 @@
 
 #include "core/engine/records.hpp"
 #include "core/metrics/metrics.hpp"
+#include "core/util/address_group.hpp"
 #include "core/util/duration.hpp"
 
 namespace tandem::engine::memory {
@@ -23,6 +24,8 @@ constexpr room::Millis kPinWindow = 60'000;
 // arrive several times a second per room and are written at most this often. Shutdown writes
 // every room.
 constexpr room::Millis kSnapshotInterval = 5'000;
+// Client address groups the room-creation limiter tracks at most (see util::KeyedLimiter).
+constexpr std::size_t kTrackedAddresses = 100'000;
 
 using util::epoch_ms;
 
@@ -33,6 +36,8 @@ MemoryEngine::MemoryEngine(boost::asio::io_context& io, MemoryEngineOptions opti
     : io_(io),
       options_(std::move(options)),
       journal_(journal),
+      creations_(static_cast<double>(options_.rooms_per_ip_minute), static_cast<double>(options_.rooms_per_ip_minute),
+                 kTrackedAddresses),
       short_ids_(options_.short_id_ttl, options_.short_ids_per_minute),
       tick_timer_(io) {
   registry.gauge_fn("tandem_rooms", "Rooms held by this node", [this] { return static_cast<double>(room_count()); });
@@ -107,6 +112,14 @@ Outcome MemoryEngine::apply(const std::string& room_id, const room::Input& input
       } else if (create) {
         slot = std::make_shared<RoomSlot>();
         slot->state.room_id = room_id;
+        if (auto refusal = creation_refusal(input)) {
+          // The room answers the refusal and stays absent: applied to a slot nobody else sees.
+          room::Input refused = input;
+          std::get<room::JoinInput>(refused).create_refusal = refusal;
+          room::Effects effects = room::apply(slot->state, refused, epoch_ms(), options_.settings);
+          deliver(*slot, effects);
+          return Outcome{true, effects.join, false, false};
+        }
         rooms_.emplace(room_id, slot);
       } else {
         return Outcome{true};
@@ -132,6 +145,14 @@ Outcome MemoryEngine::apply(const std::string& room_id, const room::Input& input
     }
     return outcome;
   }
+}
+
+std::optional<proto::ErrorCode> MemoryEngine::creation_refusal(const room::Input& input) {
+  const auto* join = std::get_if<room::JoinInput>(&input);
+  if (join == nullptr) return std::nullopt;
+  if (rooms_.size() >= options_.max_rooms) return proto::ErrorCode::server_busy;
+  if (!creations_.try_take(util::address_group(join->client_addr))) return proto::ErrorCode::too_many_rooms;
+  return std::nullopt;
 }
 
 void MemoryEngine::deliver(RoomSlot& slot, room::Effects& effects) {

@@ -14,6 +14,7 @@
 #include "core/engine/engine.hpp"
 #include "core/engine/journal.hpp"
 #include "core/engine/memory/short_ids.hpp"
+#include "core/util/keyed_limiter.hpp"
 
 namespace tandem::metrics {
 class Registry;
@@ -27,6 +28,8 @@ struct MemoryEngineOptions {
   room::Millis short_id_ttl = 4 * 3'600'000;
   std::size_t short_ids_per_minute = 30;
   std::size_t pin_attempts_per_ip_minute = 20;
+  std::size_t max_rooms = 50000;          // rooms held; one more: its JOIN gets server_busy
+  std::size_t rooms_per_ip_minute = 20;   // rooms one address group creates a minute; then too_many_rooms
 };
 
 // The embedded engine: every room of this process in memory, the room state machine applied
@@ -77,6 +80,8 @@ class MemoryEngine final : public Engine {
   };
 
   Outcome apply(const std::string& room_id, const room::Input& input, bool create);
+  // For a JOIN that would create a room (rooms_mutex_ held): the ERROR the room limits give it.
+  std::optional<proto::ErrorCode> creation_refusal(const room::Input& input);
   void deliver(RoomSlot& slot, room::Effects& effects);
   void persist(RoomSlot& slot, room::Millis now);
   void record(std::vector<room::AuditRecord> audit);
@@ -95,6 +100,7 @@ class MemoryEngine final : public Engine {
 
   mutable std::mutex rooms_mutex_;
   std::unordered_map<std::string, std::shared_ptr<RoomSlot>> rooms_;
+  util::KeyedLimiter creations_;  // rooms created per client address group (rooms_per_ip_minute)
 
   std::mutex pin_mutex_;
   std::unordered_map<std::string, std::deque<room::Millis>> pin_failures_by_addr_;

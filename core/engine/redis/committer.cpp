@@ -12,6 +12,7 @@
 #include "core/engine/redis/link.hpp"
 #include "core/engine/redis/router.hpp"
 #include "core/engine/redis/scripts.hpp"
+#include "core/util/address_group.hpp"
 
 namespace tandem::engine::redis {
 
@@ -35,6 +36,8 @@ constexpr room::Millis kPinWindow = 60'000;
 // A room's snapshot goes to PostgreSQL with every commit that carries audit records and when
 // the room ends; other commits (heartbeats, positions) at most this often per room.
 constexpr room::Millis kSnapshotInterval = 5'000;
+// Client address groups the room-creation limiter tracks at most (see util::KeyedLimiter).
+constexpr std::size_t kTrackedAddresses = 100'000;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
 // Rounds of reconcile_room for one room (each removes one ghost member).
 constexpr int kReconcileRounds = 64;
@@ -80,7 +83,12 @@ bool seats(const room::RoomState& s, const room::ConnId& conn) {
 }  // namespace
 
 RoomCommitter::RoomCommitter(Context& ctx, RedisLink& link, EnvelopeRouter& router, AuditCopier& copier)
-    : ctx_(ctx), link_(link), router_(router), copier_(copier) {}
+    : ctx_(ctx),
+      link_(link),
+      router_(router),
+      copier_(copier),
+      creations_(static_cast<double>(ctx.config.limits.rooms_per_ip_minute),
+                 static_cast<double>(ctx.config.limits.rooms_per_ip_minute), kTrackedAddresses) {}
 
 // ---- the room cache --------------------------------------------------------------------------
 
@@ -221,6 +229,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
                                                                  const room::ConnId& origin) {
   Result result;
   bool pin_checked = false;
+  bool creation_checked = false;
   const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
   const auto give_up = std::chrono::steady_clock::now() + kCasBudget;
   for (int attempt = 0; std::chrono::steady_clock::now() < give_up; ++attempt) {
@@ -239,6 +248,17 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
         join && !pin_checked && r.state.exists && !r.state.archived && r.state.pin) {
       join->addr_blocked = co_await address_blocked(join->client_addr);
       pin_checked = true;
+    }
+    if (auto* join = std::get_if<room::JoinInput>(&input);
+        join && !creation_checked && (!r.state.exists || r.state.archived)) {
+      // This JOIN would create the room: the node's room limits, judged once (a retry after a
+      // lost compare-and-set does not take a second token). rooms_ holds this room's entry too.
+      creation_checked = true;
+      if (rooms_.size() > static_cast<std::size_t>(ctx_.config.limits.max_rooms)) {
+        join->create_refusal = proto::ErrorCode::server_busy;
+      } else if (!creations_.try_take(util::address_group(join->client_addr))) {
+        join->create_refusal = proto::ErrorCode::too_many_rooms;
+      }
     }
     const bool membership = may_change_members(input);
     std::vector<std::string> nodes_before;

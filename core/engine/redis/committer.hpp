@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/util/keyed_limiter.hpp"
 #include "core/engine/redis/commit.hpp"
 #include "core/engine/redis/context.hpp"
 #include "core/engine/redis/envelope.hpp"
@@ -113,6 +114,7 @@ class RoomCommitter {
   AuditCopier& copier_;
   std::unordered_map<std::string, std::shared_ptr<RoomEntry>> rooms_;
   std::unordered_map<room::ConnId, Binding> bindings_;
+  util::KeyedLimiter creations_;  // rooms created per client address group (limits.rooms_per_ip_minute)
 };
 
 }  // namespace tandem::engine::redis

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/net/client_address.hpp"
+#include "core/util/address_group.hpp"
 
 using tandem::net::client_address;
 
@@ -29,7 +30,7 @@ TEST_CASE("trusted proxies may be CIDR ranges", "[net]") {
 }
 
 TEST_CASE("address_group: IPv4 addresses alone, IPv6 addresses by their /64", "[net]") {
-  using tandem::net::address_group;
+  using tandem::util::address_group;
   CHECK(address_group("203.0.113.9") == "203.0.113.9");
   CHECK(address_group("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64");
   CHECK(address_group("2001:db8:1:2::1") == address_group("2001:db8:1:2:ffff::9"));

@@ -19,7 +19,7 @@ const ErrorCode kAllCodes[] = {
     ErrorCode::reserved_type,   ErrorCode::not_joined,        ErrorCode::not_allowed,
     ErrorCode::bad_target,      ErrorCode::bad_url,           ErrorCode::room_full,
     ErrorCode::rate_limited,    ErrorCode::replaced,          ErrorCode::identity_in_use,
-    ErrorCode::server_busy,
+    ErrorCode::server_busy,     ErrorCode::too_many_rooms,
 };
 
 }  // namespace
