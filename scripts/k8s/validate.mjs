@@ -16,7 +16,8 @@
 // On top of the schema it checks what no schema can:
 //   * references inside the render: selectors that select pods, HPA and Ingress targets,
 //     ConfigMaps, Secrets' keys, named ports, volume mounts;
-//   * every container that runs tandem: each --option of its args is one `tandem CMD --help` lists;
+//   * every container that runs tandem: each --option of its args is one `tandem CMD --help` lists,
+//     its --config file is in a ConfigMap mounted in it, and `tandem migrate` is no init container;
 //   * every container that runs `tandem serve`: its tandem.toml (from the rendered ConfigMap),
 //     its args and its environment (including the variables kubelet adds for Services) through
 //     `tandem serve --check-config`; terminationGracePeriodSeconds above preStop + drain_timeout;
@@ -454,7 +455,15 @@ function checkPodTemplate(render, obj, template) {
         }
         if (source.secretRef) render.secretValue(ns, source.secretRef.name, "");
       }
-      if (isTandem(c)) checkTandemOptions(obj, c, where);
+      if (isTandem(c)) {
+        checkTandemOptions(obj, c, where);
+        // serve's configuration is checked whole below; the other commands' --config must at
+        // least be there.
+        if (!isTandemServe(c)) mountedConfig(render, obj, template, c, c.args, where);
+        if (group === "initContainers" && c.args[0] === "migrate") {
+          problem(obj, where, "tandem migrate as an init container: no pod could start while PostgreSQL is down; run it as a Job (docs/deployment.md, Schema)");
+        }
+      }
       if (group === "containers" && isTandemServe(c)) checkTandemServe(render, obj, template, c, where);
     }
   }
@@ -590,19 +599,30 @@ function configMapFile(render, obj, template, container, file) {
   return null;
 }
 
+// The file `--config` names in `args`, looked up in the ConfigMaps mounted in the container:
+// { index, found } (index -1 without --config), or null, reported, when no mounted ConfigMap
+// holds it.
+function mountedConfig(render, obj, template, container, args, where) {
+  const index = args.findIndex((a) => a === "--config" || a === "-c");
+  if (index < 0) return { index, found: null };
+  const file = args[index + 1] ?? "";
+  const found = configMapFile(render, obj, template, container, file);
+  if (!found) {
+    problem(obj, `${where}/args`, `--config ${file} is not a file of a ConfigMap mounted in this container`);
+    return null;
+  }
+  return { index, found };
+}
+
 function checkTandemServe(render, obj, template, container, where) {
   const env = containerEnvironment(render, obj, template, container);
   const args = (container.args ?? []).map((a) => expand(a, env));
-  const configIndex = args.findIndex((a) => a === "--config" || a === "-c");
+  const config = mountedConfig(render, obj, template, container, args, where);
+  if (!config) return;
+  const { index: configIndex, found } = config;
   let toml = {};
   let source = null;
-  if (configIndex >= 0) {
-    const file = args[configIndex + 1] ?? "";
-    const found = configMapFile(render, obj, template, container, file);
-    if (!found) {
-      problem(obj, `${where}/args`, `--config ${file} is not a file of a ConfigMap mounted in this container`);
-      return;
-    }
+  if (found) {
     source = `ConfigMap/${found.configMap.metadata.name}[${found.key}]`;
     const local = path.join(options.work, `${obj.kind}.${obj.metadata.name}.${container.name}.toml`);
     writeFileSync(local, found.configMap.data[found.key]);
