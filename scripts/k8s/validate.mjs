@@ -14,6 +14,8 @@
 //     them silently, so a misspelt probe field would simply vanish.
 //   * @kubernetes/client-node: the field list of every API type, used to reject unknown fields.
 // On top of the schema it checks what no schema can:
+//   * Kubernetes' recommended labels (app.kubernetes.io/name, instance, component, part-of,
+//     version) on every object and pod template;
 //   * references inside the render: selectors that select pods, HPA and Ingress targets,
 //     ConfigMaps, Secrets' keys, named ports, volume mounts;
 //   * every container that runs tandem: each --option of its args is one `tandem CMD --help` lists,
@@ -469,6 +471,29 @@ function checkPodTemplate(render, obj, template) {
   }
 }
 
+// Kubernetes' recommended labels: on every object and every pod template, so that one selector
+// (e.g. app.kubernetes.io/instance=tandem-prod) finds everything of an installation.
+const RECOMMENDED_LABELS = ["name", "instance", "component", "part-of", "version"].map((l) => `app.kubernetes.io/${l}`);
+
+// A label value the API server accepts: at most 63 characters, alphanumerics with - _ . inside.
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+function checkRecommendedLabels(render) {
+  const check = (obj, where, labels) => {
+    const missing = RECOMMENDED_LABELS.filter((l) => !Object.hasOwn(labels ?? {}, l));
+    if (missing.length) problem(obj, where, `lacks the label(s) ${missing.join(", ")}`);
+    for (const [key, value] of Object.entries(labels ?? {})) {
+      if (typeof value !== "string" || LABEL_VALUE.test(value)) continue; // a non-string: the schema says so
+      const hint = key === "app.kubernetes.io/version" ? " (the image's tag, copied by the overlay's replacements)" : "";
+      problem(obj, `${where}/${key.replaceAll("/", "~1")}`, `${JSON.stringify(value)} is no valid label value${hint}`);
+    }
+  };
+  for (const obj of render.objects) check(obj, "/metadata/labels", obj.metadata?.labels);
+  for (const { obj, template } of render.workloads) {
+    check(obj, `${podTemplateBase(obj).replace(/\/spec$/, "/metadata")}/labels`, template.metadata?.labels);
+  }
+}
+
 function podTemplateBase(obj) {
   if (obj.kind === "Pod") return "/spec";
   if (obj.kind === "CronJob") return "/spec/jobTemplate/spec/template/spec";
@@ -769,6 +794,7 @@ for (const obj of objects) {
 }
 const render = new Render(objects);
 checkReferences(render);
+checkRecommendedLabels(render);
 checkTandemConfigMaps(render);
 note(`${objects.length} objects checked against the Kubernetes v1.33 schema, unknown fields rejected: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}`);
 for (const secret of [...render.externalSecrets].sort()) note(`expects Secret ${secret} to exist in the cluster (not in the render)`);
