@@ -14,6 +14,11 @@
 //     them silently, so a misspelt probe field would simply vanish.
 //   * @kubernetes/client-node: the field list of every API type, used to reject unknown fields.
 // On top of the schema it checks what no schema can:
+//   * the one custom resource accepted, PrometheusRule: its groups' and rules' fields, and that
+//     every alert has an expr, labels.severity and annotations.summary; every metric an expr of
+//     it or of a Grafana dashboard (ConfigMap labelled grafana_dashboard) uses is one tandem
+//     exports (registered in core/ or commands/ and listed in docs/operations.md) or one of the
+//     few kube-state-metrics and cAdvisor metrics the alerts use;
 //   * Kubernetes' recommended labels (app.kubernetes.io/name, instance, component, part-of,
 //     version) on every object and pod template;
 //   * references inside the render: selectors that select pods, HPA and Ingress targets,
@@ -27,7 +32,7 @@
 // Every ConfigMap's tandem.toml is also checked on its own, with an empty environment.
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
@@ -103,7 +108,7 @@ async function modelClass(apiVersion, kind) {
 async function checkSchema(obj) {
   const Model = await modelClass(obj.apiVersion, obj.kind);
   if (!Model) {
-    problem(obj, "", `no Kubernetes v1.33 schema for ${obj.apiVersion} ${obj.kind} (custom resources are not accepted)`);
+    problem(obj, "", `no Kubernetes v1.33 schema for ${obj.apiVersion} ${obj.kind} (of the custom resources only ${PROMETHEUS_RULE} is accepted)`);
     return false;
   }
   try {
@@ -500,6 +505,195 @@ function podTemplateBase(obj) {
   return "/spec/template/spec";
 }
 
+// ---- monitoring: PrometheusRule, Grafana dashboards ------------------------------------------
+
+// The one custom resource accepted: the prometheus-operator's PrometheusRule. No schema package
+// here covers it, so its shape is checked by hand: the fields of its groups and rules (unknown
+// ones refused, as the CRD's structural schema would drop them), and what an alert needs to be
+// acted on: an expr on metrics that exist, labels.severity and annotations.summary.
+const PROMETHEUS_RULE = "monitoring.coreos.com/v1 PrometheusRule";
+const RULE_GROUP_FIELDS = ["name", "interval", "rules", "limit", "partial_response_strategy", "query_offset", "labels"];
+const RULE_FIELDS = ["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"];
+const SEVERITIES = ["critical", "warning", "info"];
+const PROMETHEUS_DURATION = /^(?:\d+(?:ms|s|m|h|d|w|y))+$/;
+
+// Metrics of other exporters the rules may use (docs/operations.md, Metrics): kube-state-metrics
+// and cAdvisor, as most Prometheus installations on Kubernetes scrape them.
+const EXTERNAL_METRICS = new Set([
+  "kube_deployment_status_replicas_available",
+  "kube_deployment_spec_replicas",
+  "kube_horizontalpodautoscaler_status_current_replicas",
+  "kube_horizontalpodautoscaler_spec_max_replicas",
+  "kube_job_failed",
+  "kube_pod_container_status_restarts_total",
+  "kube_pod_container_resource_limits",
+  "container_memory_working_set_bytes",
+]);
+
+function isPrometheusRule(obj) {
+  return `${obj.apiVersion} ${obj.kind}` === PROMETHEUS_RULE;
+}
+
+function unknownFields(obj, where, value, known) {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    problem(obj, `${where}/${key}`, `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : ""}`);
+  }
+}
+
+async function checkPrometheusRule(obj) {
+  unknownFields(obj, "", obj, ["apiVersion", "kind", "metadata", "spec"]);
+  await walkFields(obj.metadata, "V1ObjectMeta", "/metadata", obj);
+  if (!isObject(obj.spec)) {
+    problem(obj, "/spec", "missing");
+    return;
+  }
+  unknownFields(obj, "/spec", obj.spec, ["groups"]);
+  const groups = obj.spec.groups;
+  if (!Array.isArray(groups) || !groups.length) {
+    problem(obj, "/spec/groups", "no rule group");
+    return;
+  }
+  const names = new Set();
+  for (const [i, group] of groups.entries()) {
+    const where = `/spec/groups/${i}`;
+    if (!isObject(group)) {
+      problem(obj, where, "not a mapping");
+      continue;
+    }
+    unknownFields(obj, where, group, RULE_GROUP_FIELDS);
+    if (typeof group.name !== "string" || !group.name) problem(obj, `${where}/name`, "missing");
+    else if (names.has(group.name)) problem(obj, `${where}/name`, `a second group named "${group.name}"`);
+    names.add(group.name);
+    if (!Array.isArray(group.rules) || !group.rules.length) problem(obj, `${where}/rules`, "no rule");
+    for (const [j, rule] of (Array.isArray(group.rules) ? group.rules : []).entries()) {
+      checkRule(obj, `${where}/rules/${j}`, rule);
+    }
+  }
+}
+
+function checkRule(obj, where, rule) {
+  if (!isObject(rule)) {
+    problem(obj, where, "not a mapping");
+    return;
+  }
+  unknownFields(obj, where, rule, RULE_FIELDS);
+  const name = rule.alert ?? rule.record ?? "rule";
+  if ((rule.alert === undefined) === (rule.record === undefined)) problem(obj, where, "needs either alert or record");
+  if (typeof rule.expr !== "string" || !rule.expr.trim()) problem(obj, `${where}/expr`, `${name}: no expr`);
+  else checkExprMetrics(obj, `${where}/expr`, rule.expr, name);
+  for (const key of ["for", "keep_firing_for"]) {
+    if (rule[key] !== undefined && !PROMETHEUS_DURATION.test(String(rule[key]))) {
+      problem(obj, `${where}/${key}`, `${name}: ${JSON.stringify(rule[key])} is not a Prometheus duration`);
+    }
+  }
+  for (const key of ["labels", "annotations"]) {
+    for (const [k, v] of Object.entries(rule[key] ?? {})) {
+      if (typeof v !== "string") problem(obj, `${where}/${key}/${k}`, `${name}: must be a string`);
+    }
+  }
+  if (rule.alert === undefined) return;
+  const severity = rule.labels?.severity;
+  if (!SEVERITIES.includes(severity)) {
+    problem(obj, `${where}/labels/severity`, `${name}: ${severity === undefined ? "missing" : JSON.stringify(severity)}; one of ${SEVERITIES.join(", ")}`);
+  }
+  if (typeof rule.annotations?.summary !== "string" || !rule.annotations.summary.trim()) {
+    problem(obj, `${where}/annotations/summary`, `${name}: missing`);
+  }
+}
+
+// The metric names a PromQL expression selects: what is left once strings, label matchers,
+// ranges, grouping label lists, offsets and Grafana variables are taken out, minus functions
+// (a name before "(") and keywords.
+const PROMQL_KEYWORDS = new Set(["and", "or", "unless", "bool", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "inf", "nan"]);
+
+function promqlMetricNames(expr) {
+  const text = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, " ")
+    .replace(/#.*$/gm, " ")
+    .replace(/\$\{[^}]*\}|\$\w+/g, " ")
+    .replace(/\{[^}]*\}/g, " ")
+    .replace(/\[[^\]]*\]/g, " ")
+    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ")
+    .replace(/\boffset\s+-?\w+/g, " ");
+  const names = new Set();
+  for (const m of text.matchAll(/(?<![\w.:])([A-Za-z_:][\w:]*)(?![\w:])(?!\s*\()/g)) {
+    if (!PROMQL_KEYWORDS.has(m[1].toLowerCase())) names.add(m[1]);
+  }
+  return names;
+}
+
+// What tandem exports: the metrics the tables of docs/operations.md ("## Metrics") name, with
+// their types, and the ones the code registers (a string literal in core/ or commands/).
+let catalog = null;
+function tandemMetrics() {
+  if (catalog) return catalog;
+  const root = new URL("../../", import.meta.url);
+  const documented = new Map();
+  const docs = readFileSync(new URL("docs/operations.md", root), "utf8");
+  const section = docs.split(/^## /m).find((part) => part.startsWith("Metrics\n")) ?? "";
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((cell) => cell.trim());
+    if (cells.length < 4 || !cells[1].startsWith("`")) continue;
+    for (const m of cells[1].matchAll(/`([a-z_:][a-z0-9_:]*)(?:\{[^`]*\})?`/g)) documented.set(m[1], cells[2]);
+  }
+  const registered = new Set();
+  for (const dir of ["core", "commands"]) {
+    const base = new URL(`${dir}/`, root);
+    for (const file of readdirSync(base, { recursive: true })) {
+      if (!/\.(?:cpp|hpp)$/.test(file)) continue;
+      for (const m of readFileSync(new URL(file, base), "utf8").matchAll(/"((?:tandem|process)_[a-z0-9_]+)"/g)) registered.add(m[1]);
+    }
+  }
+  catalog = { documented, registered };
+  return catalog;
+}
+
+function checkExprMetrics(obj, where, expr, context) {
+  const { documented, registered } = tandemMetrics();
+  for (const metric of promqlMetricNames(expr)) {
+    if (/^(?:tandem|process)_/.test(metric)) {
+      const series = /^(.*)_(?:bucket|sum|count)$/.exec(metric);
+      const name = series && documented.get(series[1]) === "histogram" ? series[1] : metric;
+      if (!registered.has(name)) problem(obj, where, `${context}: tandem exports no metric ${metric} (none registered in core/ or commands/)`);
+      else if (!documented.has(name)) problem(obj, where, `${context}: ${metric} is not in docs/operations.md, Metrics`);
+    } else if (!EXTERNAL_METRICS.has(metric)) {
+      problem(obj, where, `${context}: ${metric} is neither tandem's nor one of the kube-state-metrics and cAdvisor metrics the rules may use`);
+    }
+  }
+}
+
+// Grafana dashboards (ConfigMaps labelled grafana_dashboard, as the dashboard sidecar finds them):
+// JSON, with panels, whose queries use metrics that exist.
+function checkDashboards(render) {
+  for (const obj of render.objects) {
+    if (obj.kind !== "ConfigMap" || obj.metadata?.labels?.grafana_dashboard === undefined) continue;
+    for (const [key, text] of Object.entries(obj.data ?? {})) {
+      const where = `/data/${key}`;
+      let dashboard;
+      try {
+        dashboard = JSON.parse(text);
+      } catch (error) {
+        problem(obj, where, `not JSON: ${error.message}`);
+        continue;
+      }
+      const panels = (dashboard.panels ?? []).flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== "row");
+      if (!panels.length) problem(obj, where, "a dashboard without panels");
+      for (const panel of panels) {
+        for (const target of panel.targets ?? []) {
+          if (typeof target.expr === "string") checkExprMetrics(obj, where, target.expr, `panel "${panel.title}"`);
+        }
+      }
+      for (const variable of dashboard.templating?.list ?? []) {
+        const query = typeof variable.query === "string" ? variable.query : variable.query?.query;
+        const selector = /^\s*label_values\(\s*([^,]+),/.exec(query ?? "");
+        if (selector) checkExprMetrics(obj, where, selector[1], `variable "${variable.name}"`);
+      }
+    }
+  }
+}
+
 // ---- tandem serve ----------------------------------------------------------------------------
 
 const TANDEM_COMMANDS = new Set(["serve", "migrate", "rooms", "loadtest"]);
@@ -789,14 +983,18 @@ function checkTandemConfigMaps(render) {
 const objects = loadObjects(positionals[0]);
 const kinds = new Map();
 for (const obj of objects) {
-  if (await checkSchema(obj)) await checkFields(obj);
+  if (isPrometheusRule(obj)) await checkPrometheusRule(obj);
+  else if (await checkSchema(obj)) await checkFields(obj);
   kinds.set(obj.kind, (kinds.get(obj.kind) ?? 0) + 1);
 }
 const render = new Render(objects);
 checkReferences(render);
 checkRecommendedLabels(render);
+checkDashboards(render);
 checkTandemConfigMaps(render);
-note(`${objects.length} objects checked against the Kubernetes v1.33 schema, unknown fields rejected: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}`);
+const rules = objects.filter(isPrometheusRule).length;
+note(`${objects.length} objects checked against the Kubernetes v1.33 schema, unknown fields rejected` +
+  `${rules ? ` (${rules} PrometheusRule by its own shape check)` : ""}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}`);
 for (const secret of [...render.externalSecrets].sort()) note(`expects Secret ${secret} to exist in the cluster (not in the render)`);
 if (!objects.length) problem(null, "", "the render holds no object");
 process.exit(problems ? 1 : 0);
