@@ -31,13 +31,14 @@
 //     data_dir on a writable volume; server.threads matching the CPU request.
 // Every ConfigMap's tandem.toml is also checked on its own, with an empty environment.
 
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { parse as parseToml } from "smol-toml";
 import { parseAllDocuments } from "yaml";
+
+import { TANDEM_COMMANDS, tandemCli } from "./tandem-cli.mjs";
 
 const CLIENT_MODELS = new URL("./node_modules/@kubernetes/client-node/dist/gen/models/", import.meta.url);
 const PRIMITIVE_TYPES = new Set(["string", "number", "boolean", "Date", "any", "object", "IntOrString"]);
@@ -60,6 +61,7 @@ if (!options.binary || !options.work || positionals.length !== 1) {
 const label = options.label ?? positionals[0];
 const binary = path.resolve(options.binary);
 mkdirSync(options.work, { recursive: true });
+const tandem = tandemCli(binary, options.work, "check-k8s");
 
 let problems = 0;
 function problem(obj, where, what) {
@@ -696,8 +698,6 @@ function checkDashboards(render) {
 
 // ---- tandem serve ----------------------------------------------------------------------------
 
-const TANDEM_COMMANDS = new Set(["serve", "migrate", "rooms", "loadtest"]);
-
 // A container of the tandem image: its entrypoint is tandem, so args start with the command.
 function isTandem(container) {
   return container.command === undefined && TANDEM_COMMANDS.has((container.args ?? [])[0]);
@@ -707,26 +707,11 @@ function isTandemServe(container) {
   return isTandem(container) && container.args[0] === "serve";
 }
 
-// Options named in `tandem CMD --help` (CLI11 lists each as "  -c,--config TEXT ...").
-const helpOptions = new Map();
-function tandemOptions(command) {
-  if (!helpOptions.has(command)) {
-    const run = runTandem([command, "--help"], {});
-    helpOptions.set(command, new Set(run.output.match(/--[a-z][a-z0-9-]*/g) ?? []));
-  }
-  return helpOptions.get(command);
-}
-
-// Only `serve` can check its whole command line (--check-config); the others would act. This
-// at least catches an option the command does not have.
+// An option the command does not have would fail the container at once (usage error).
 function checkTandemOptions(obj, container, where) {
   const [command, ...args] = container.args;
-  const known = tandemOptions(command);
-  for (const arg of args) {
-    const option = arg.startsWith("--") ? arg.split("=")[0] : null;
-    if (option && !known.has(option)) {
-      problem(obj, `${where}/args`, `tandem ${command} has no option ${option} (tandem ${command} --help)`);
-    }
+  for (const option of tandem.unknownOptions(command, args)) {
+    problem(obj, `${where}/args`, `tandem ${command} has no option ${option} (tandem ${command} --help)`);
   }
 }
 
@@ -853,7 +838,7 @@ function checkTandemServe(render, obj, template, container, where) {
     }
   }
 
-  const run = runTandem([...args, "--check-config"], env);
+  const run = tandem.run([...args, "--check-config"], env);
   const shown = `tandem ${(container.args ?? []).join(" ")} --check-config`;
   if (run.ok) {
     note(`${obj.kind}/${obj.metadata.name} container ${container.name}: ${shown} with its environment: ${run.output}`);
@@ -931,16 +916,6 @@ function checkTandemServe(render, obj, template, container, where) {
   }
 }
 
-function runTandem(args, env) {
-  const result = spawnSync(binary, args, { env, cwd: options.work, encoding: "utf8", timeout: 30_000 });
-  if (result.error) {
-    console.error(`check-k8s: cannot run ${binary}: ${result.error.message}`);
-    process.exit(2);
-  }
-  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().replaceAll("\n", " | ");
-  return { ok: result.status === 0, output: output || `exit ${result.status}` };
-}
-
 function preStopSeconds(preStop) {
   if (!preStop) return 0;
   if (preStop.sleep?.seconds !== undefined) return Number(preStop.sleep.seconds);
@@ -971,7 +946,7 @@ function checkTandemConfigMaps(render) {
     if (obj.kind !== "ConfigMap" || !Object.hasOwn(obj.data ?? {}, "tandem.toml")) continue;
     const local = path.join(options.work, `ConfigMap.${obj.metadata.name}.tandem.toml`);
     writeFileSync(local, obj.data["tandem.toml"]);
-    const run = runTandem(["serve", "--check-config", "--config", local], {});
+    const run = tandem.run(["serve", "--check-config", "--config", local], {});
     const output = run.output.replaceAll(local, `ConfigMap/${obj.metadata.name}[tandem.toml]`);
     if (run.ok) note(`ConfigMap/${obj.metadata.name}: tandem serve --check-config: ${output}`);
     else problem(obj, "/data/tandem.toml", `tandem serve --check-config failed: ${output}`);
