@@ -14,22 +14,31 @@
 //     them silently, so a misspelt probe field would simply vanish.
 //   * @kubernetes/client-node: the field list of every API type, used to reject unknown fields.
 // On top of the schema it checks what no schema can:
+//   * the one custom resource accepted, PrometheusRule: its groups' and rules' fields, and that
+//     every alert has an expr, labels.severity and annotations.summary; every metric an expr of
+//     it or of a Grafana dashboard (ConfigMap labelled grafana_dashboard) uses is one tandem
+//     exports (registered in core/ or commands/ and listed in docs/operations.md) or one of the
+//     few kube-state-metrics and cAdvisor metrics the alerts use;
+//   * Kubernetes' recommended labels (app.kubernetes.io/name, instance, component, part-of,
+//     version) on every object and pod template;
 //   * references inside the render: selectors that select pods, HPA and Ingress targets,
 //     ConfigMaps, Secrets' keys, named ports, volume mounts;
-//   * every container that runs tandem: each --option of its args is one `tandem CMD --help` lists;
+//   * every container that runs tandem: each --option of its args is one `tandem CMD --help` lists,
+//     its --config file is in a ConfigMap mounted in it, and `tandem migrate` is no init container;
 //   * every container that runs `tandem serve`: its tandem.toml (from the rendered ConfigMap),
 //     its args and its environment (including the variables kubelet adds for Services) through
 //     `tandem serve --check-config`; terminationGracePeriodSeconds above preStop + drain_timeout;
 //     data_dir on a writable volume; server.threads matching the CPU request.
 // Every ConfigMap's tandem.toml is also checked on its own, with an empty environment.
 
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { parse as parseToml } from "smol-toml";
 import { parseAllDocuments } from "yaml";
+
+import { TANDEM_COMMANDS, tandemCli } from "./tandem-cli.mjs";
 
 const CLIENT_MODELS = new URL("./node_modules/@kubernetes/client-node/dist/gen/models/", import.meta.url);
 const PRIMITIVE_TYPES = new Set(["string", "number", "boolean", "Date", "any", "object", "IntOrString"]);
@@ -52,6 +61,7 @@ if (!options.binary || !options.work || positionals.length !== 1) {
 const label = options.label ?? positionals[0];
 const binary = path.resolve(options.binary);
 mkdirSync(options.work, { recursive: true });
+const tandem = tandemCli(binary, options.work, "check-k8s");
 
 let problems = 0;
 function problem(obj, where, what) {
@@ -100,7 +110,7 @@ async function modelClass(apiVersion, kind) {
 async function checkSchema(obj) {
   const Model = await modelClass(obj.apiVersion, obj.kind);
   if (!Model) {
-    problem(obj, "", `no Kubernetes v1.33 schema for ${obj.apiVersion} ${obj.kind} (custom resources are not accepted)`);
+    problem(obj, "", `no Kubernetes v1.33 schema for ${obj.apiVersion} ${obj.kind} (of the custom resources only ${PROMETHEUS_RULE} is accepted)`);
     return false;
   }
   try {
@@ -454,9 +464,40 @@ function checkPodTemplate(render, obj, template) {
         }
         if (source.secretRef) render.secretValue(ns, source.secretRef.name, "");
       }
-      if (isTandem(c)) checkTandemOptions(obj, c, where);
+      if (isTandem(c)) {
+        checkTandemOptions(obj, c, where);
+        // serve's configuration is checked whole below; the other commands' --config must at
+        // least be there.
+        if (!isTandemServe(c)) mountedConfig(render, obj, template, c, c.args, where);
+        if (group === "initContainers" && c.args[0] === "migrate") {
+          problem(obj, where, "tandem migrate as an init container: no pod could start while PostgreSQL is down; run it as a Job (docs/deployment.md, Schema)");
+        }
+      }
       if (group === "containers" && isTandemServe(c)) checkTandemServe(render, obj, template, c, where);
     }
+  }
+}
+
+// Kubernetes' recommended labels: on every object and every pod template, so that one selector
+// (e.g. app.kubernetes.io/instance=tandem-prod) finds everything of an installation.
+const RECOMMENDED_LABELS = ["name", "instance", "component", "part-of", "version"].map((l) => `app.kubernetes.io/${l}`);
+
+// A label value the API server accepts: at most 63 characters, alphanumerics with - _ . inside.
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+function checkRecommendedLabels(render) {
+  const check = (obj, where, labels) => {
+    const missing = RECOMMENDED_LABELS.filter((l) => !Object.hasOwn(labels ?? {}, l));
+    if (missing.length) problem(obj, where, `lacks the label(s) ${missing.join(", ")}`);
+    for (const [key, value] of Object.entries(labels ?? {})) {
+      if (typeof value !== "string" || LABEL_VALUE.test(value)) continue; // a non-string: the schema says so
+      const hint = key === "app.kubernetes.io/version" ? " (the image's tag, copied by the overlay's replacements)" : "";
+      problem(obj, `${where}/${key.replaceAll("/", "~1")}`, `${JSON.stringify(value)} is no valid label value${hint}`);
+    }
+  };
+  for (const obj of render.objects) check(obj, "/metadata/labels", obj.metadata?.labels);
+  for (const { obj, template } of render.workloads) {
+    check(obj, `${podTemplateBase(obj).replace(/\/spec$/, "/metadata")}/labels`, template.metadata?.labels);
   }
 }
 
@@ -466,9 +507,196 @@ function podTemplateBase(obj) {
   return "/spec/template/spec";
 }
 
-// ---- tandem serve ----------------------------------------------------------------------------
+// ---- monitoring: PrometheusRule, Grafana dashboards ------------------------------------------
 
-const TANDEM_COMMANDS = new Set(["serve", "migrate", "rooms", "loadtest"]);
+// The one custom resource accepted: the prometheus-operator's PrometheusRule. No schema package
+// here covers it, so its shape is checked by hand: the fields of its groups and rules (unknown
+// ones refused, as the CRD's structural schema would drop them), and what an alert needs to be
+// acted on: an expr on metrics that exist, labels.severity and annotations.summary.
+const PROMETHEUS_RULE = "monitoring.coreos.com/v1 PrometheusRule";
+const RULE_GROUP_FIELDS = ["name", "interval", "rules", "limit", "partial_response_strategy", "query_offset", "labels"];
+const RULE_FIELDS = ["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"];
+const SEVERITIES = ["critical", "warning", "info"];
+const PROMETHEUS_DURATION = /^(?:\d+(?:ms|s|m|h|d|w|y))+$/;
+
+// Metrics of other exporters the rules may use (docs/operations.md, Metrics): kube-state-metrics
+// and cAdvisor, as most Prometheus installations on Kubernetes scrape them.
+const EXTERNAL_METRICS = new Set([
+  "kube_deployment_status_replicas_available",
+  "kube_deployment_spec_replicas",
+  "kube_horizontalpodautoscaler_status_current_replicas",
+  "kube_horizontalpodautoscaler_spec_max_replicas",
+  "kube_job_failed",
+  "kube_pod_container_status_restarts_total",
+  "kube_pod_container_resource_limits",
+  "container_memory_working_set_bytes",
+]);
+
+function isPrometheusRule(obj) {
+  return `${obj.apiVersion} ${obj.kind}` === PROMETHEUS_RULE;
+}
+
+function unknownFields(obj, where, value, known) {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    problem(obj, `${where}/${key}`, `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : ""}`);
+  }
+}
+
+async function checkPrometheusRule(obj) {
+  unknownFields(obj, "", obj, ["apiVersion", "kind", "metadata", "spec"]);
+  await walkFields(obj.metadata, "V1ObjectMeta", "/metadata", obj);
+  if (!isObject(obj.spec)) {
+    problem(obj, "/spec", "missing");
+    return;
+  }
+  unknownFields(obj, "/spec", obj.spec, ["groups"]);
+  const groups = obj.spec.groups;
+  if (!Array.isArray(groups) || !groups.length) {
+    problem(obj, "/spec/groups", "no rule group");
+    return;
+  }
+  const names = new Set();
+  for (const [i, group] of groups.entries()) {
+    const where = `/spec/groups/${i}`;
+    if (!isObject(group)) {
+      problem(obj, where, "not a mapping");
+      continue;
+    }
+    unknownFields(obj, where, group, RULE_GROUP_FIELDS);
+    if (typeof group.name !== "string" || !group.name) problem(obj, `${where}/name`, "missing");
+    else if (names.has(group.name)) problem(obj, `${where}/name`, `a second group named "${group.name}"`);
+    names.add(group.name);
+    if (!Array.isArray(group.rules) || !group.rules.length) problem(obj, `${where}/rules`, "no rule");
+    for (const [j, rule] of (Array.isArray(group.rules) ? group.rules : []).entries()) {
+      checkRule(obj, `${where}/rules/${j}`, rule);
+    }
+  }
+}
+
+function checkRule(obj, where, rule) {
+  if (!isObject(rule)) {
+    problem(obj, where, "not a mapping");
+    return;
+  }
+  unknownFields(obj, where, rule, RULE_FIELDS);
+  const name = rule.alert ?? rule.record ?? "rule";
+  if ((rule.alert === undefined) === (rule.record === undefined)) problem(obj, where, "needs either alert or record");
+  if (typeof rule.expr !== "string" || !rule.expr.trim()) problem(obj, `${where}/expr`, `${name}: no expr`);
+  else checkExprMetrics(obj, `${where}/expr`, rule.expr, name);
+  for (const key of ["for", "keep_firing_for"]) {
+    if (rule[key] !== undefined && !PROMETHEUS_DURATION.test(String(rule[key]))) {
+      problem(obj, `${where}/${key}`, `${name}: ${JSON.stringify(rule[key])} is not a Prometheus duration`);
+    }
+  }
+  for (const key of ["labels", "annotations"]) {
+    for (const [k, v] of Object.entries(rule[key] ?? {})) {
+      if (typeof v !== "string") problem(obj, `${where}/${key}/${k}`, `${name}: must be a string`);
+    }
+  }
+  if (rule.alert === undefined) return;
+  const severity = rule.labels?.severity;
+  if (!SEVERITIES.includes(severity)) {
+    problem(obj, `${where}/labels/severity`, `${name}: ${severity === undefined ? "missing" : JSON.stringify(severity)}; one of ${SEVERITIES.join(", ")}`);
+  }
+  if (typeof rule.annotations?.summary !== "string" || !rule.annotations.summary.trim()) {
+    problem(obj, `${where}/annotations/summary`, `${name}: missing`);
+  }
+}
+
+// The metric names a PromQL expression selects: what is left once strings, label matchers,
+// ranges, grouping label lists, offsets and Grafana variables are taken out, minus functions
+// (a name before "(") and keywords.
+const PROMQL_KEYWORDS = new Set(["and", "or", "unless", "bool", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "inf", "nan"]);
+
+function promqlMetricNames(expr) {
+  const text = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, " ")
+    .replace(/#.*$/gm, " ")
+    .replace(/\$\{[^}]*\}|\$\w+/g, " ")
+    .replace(/\{[^}]*\}/g, " ")
+    .replace(/\[[^\]]*\]/g, " ")
+    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ")
+    .replace(/\boffset\s+-?\w+/g, " ");
+  const names = new Set();
+  for (const m of text.matchAll(/(?<![\w.:])([A-Za-z_:][\w:]*)(?![\w:])(?!\s*\()/g)) {
+    if (!PROMQL_KEYWORDS.has(m[1].toLowerCase())) names.add(m[1]);
+  }
+  return names;
+}
+
+// What tandem exports: the metrics the tables of docs/operations.md ("## Metrics") name, with
+// their types, and the ones the code registers (a string literal in core/ or commands/).
+let catalog = null;
+function tandemMetrics() {
+  if (catalog) return catalog;
+  const root = new URL("../../", import.meta.url);
+  const documented = new Map();
+  const docs = readFileSync(new URL("docs/operations.md", root), "utf8");
+  const section = docs.split(/^## /m).find((part) => part.startsWith("Metrics\n")) ?? "";
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((cell) => cell.trim());
+    if (cells.length < 4 || !cells[1].startsWith("`")) continue;
+    for (const m of cells[1].matchAll(/`([a-z_:][a-z0-9_:]*)(?:\{[^`]*\})?`/g)) documented.set(m[1], cells[2]);
+  }
+  const registered = new Set();
+  for (const dir of ["core", "commands"]) {
+    const base = new URL(`${dir}/`, root);
+    for (const file of readdirSync(base, { recursive: true })) {
+      if (!/\.(?:cpp|hpp)$/.test(file)) continue;
+      for (const m of readFileSync(new URL(file, base), "utf8").matchAll(/"((?:tandem|process)_[a-z0-9_]+)"/g)) registered.add(m[1]);
+    }
+  }
+  catalog = { documented, registered };
+  return catalog;
+}
+
+function checkExprMetrics(obj, where, expr, context) {
+  const { documented, registered } = tandemMetrics();
+  for (const metric of promqlMetricNames(expr)) {
+    if (/^(?:tandem|process)_/.test(metric)) {
+      const series = /^(.*)_(?:bucket|sum|count)$/.exec(metric);
+      const name = series && documented.get(series[1]) === "histogram" ? series[1] : metric;
+      if (!registered.has(name)) problem(obj, where, `${context}: tandem exports no metric ${metric} (none registered in core/ or commands/)`);
+      else if (!documented.has(name)) problem(obj, where, `${context}: ${metric} is not in docs/operations.md, Metrics`);
+    } else if (!EXTERNAL_METRICS.has(metric)) {
+      problem(obj, where, `${context}: ${metric} is neither tandem's nor one of the kube-state-metrics and cAdvisor metrics the rules may use`);
+    }
+  }
+}
+
+// Grafana dashboards (ConfigMaps labelled grafana_dashboard, as the dashboard sidecar finds them):
+// JSON, with panels, whose queries use metrics that exist.
+function checkDashboards(render) {
+  for (const obj of render.objects) {
+    if (obj.kind !== "ConfigMap" || obj.metadata?.labels?.grafana_dashboard === undefined) continue;
+    for (const [key, text] of Object.entries(obj.data ?? {})) {
+      const where = `/data/${key}`;
+      let dashboard;
+      try {
+        dashboard = JSON.parse(text);
+      } catch (error) {
+        problem(obj, where, `not JSON: ${error.message}`);
+        continue;
+      }
+      const panels = (dashboard.panels ?? []).flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== "row");
+      if (!panels.length) problem(obj, where, "a dashboard without panels");
+      for (const panel of panels) {
+        for (const target of panel.targets ?? []) {
+          if (typeof target.expr === "string") checkExprMetrics(obj, where, target.expr, `panel "${panel.title}"`);
+        }
+      }
+      for (const variable of dashboard.templating?.list ?? []) {
+        const query = typeof variable.query === "string" ? variable.query : variable.query?.query;
+        const selector = /^\s*label_values\(\s*([^,]+),/.exec(query ?? "");
+        if (selector) checkExprMetrics(obj, where, selector[1], `variable "${variable.name}"`);
+      }
+    }
+  }
+}
+
+// ---- tandem serve ----------------------------------------------------------------------------
 
 // A container of the tandem image: its entrypoint is tandem, so args start with the command.
 function isTandem(container) {
@@ -479,26 +707,11 @@ function isTandemServe(container) {
   return isTandem(container) && container.args[0] === "serve";
 }
 
-// Options named in `tandem CMD --help` (CLI11 lists each as "  -c,--config TEXT ...").
-const helpOptions = new Map();
-function tandemOptions(command) {
-  if (!helpOptions.has(command)) {
-    const run = runTandem([command, "--help"], {});
-    helpOptions.set(command, new Set(run.output.match(/--[a-z][a-z0-9-]*/g) ?? []));
-  }
-  return helpOptions.get(command);
-}
-
-// Only `serve` can check its whole command line (--check-config); the others would act. This
-// at least catches an option the command does not have.
+// An option the command does not have would fail the container at once (usage error).
 function checkTandemOptions(obj, container, where) {
   const [command, ...args] = container.args;
-  const known = tandemOptions(command);
-  for (const arg of args) {
-    const option = arg.startsWith("--") ? arg.split("=")[0] : null;
-    if (option && !known.has(option)) {
-      problem(obj, `${where}/args`, `tandem ${command} has no option ${option} (tandem ${command} --help)`);
-    }
+  for (const option of tandem.unknownOptions(command, args)) {
+    problem(obj, `${where}/args`, `tandem ${command} has no option ${option} (tandem ${command} --help)`);
   }
 }
 
@@ -590,19 +803,30 @@ function configMapFile(render, obj, template, container, file) {
   return null;
 }
 
+// The file `--config` names in `args`, looked up in the ConfigMaps mounted in the container:
+// { index, found } (index -1 without --config), or null, reported, when no mounted ConfigMap
+// holds it.
+function mountedConfig(render, obj, template, container, args, where) {
+  const index = args.findIndex((a) => a === "--config" || a === "-c");
+  if (index < 0) return { index, found: null };
+  const file = args[index + 1] ?? "";
+  const found = configMapFile(render, obj, template, container, file);
+  if (!found) {
+    problem(obj, `${where}/args`, `--config ${file} is not a file of a ConfigMap mounted in this container`);
+    return null;
+  }
+  return { index, found };
+}
+
 function checkTandemServe(render, obj, template, container, where) {
   const env = containerEnvironment(render, obj, template, container);
   const args = (container.args ?? []).map((a) => expand(a, env));
-  const configIndex = args.findIndex((a) => a === "--config" || a === "-c");
+  const config = mountedConfig(render, obj, template, container, args, where);
+  if (!config) return;
+  const { index: configIndex, found } = config;
   let toml = {};
   let source = null;
-  if (configIndex >= 0) {
-    const file = args[configIndex + 1] ?? "";
-    const found = configMapFile(render, obj, template, container, file);
-    if (!found) {
-      problem(obj, `${where}/args`, `--config ${file} is not a file of a ConfigMap mounted in this container`);
-      return;
-    }
+  if (found) {
     source = `ConfigMap/${found.configMap.metadata.name}[${found.key}]`;
     const local = path.join(options.work, `${obj.kind}.${obj.metadata.name}.${container.name}.toml`);
     writeFileSync(local, found.configMap.data[found.key]);
@@ -614,7 +838,7 @@ function checkTandemServe(render, obj, template, container, where) {
     }
   }
 
-  const run = runTandem([...args, "--check-config"], env);
+  const run = tandem.run([...args, "--check-config"], env);
   const shown = `tandem ${(container.args ?? []).join(" ")} --check-config`;
   if (run.ok) {
     note(`${obj.kind}/${obj.metadata.name} container ${container.name}: ${shown} with its environment: ${run.output}`);
@@ -692,16 +916,6 @@ function checkTandemServe(render, obj, template, container, where) {
   }
 }
 
-function runTandem(args, env) {
-  const result = spawnSync(binary, args, { env, cwd: options.work, encoding: "utf8", timeout: 30_000 });
-  if (result.error) {
-    console.error(`check-k8s: cannot run ${binary}: ${result.error.message}`);
-    process.exit(2);
-  }
-  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().replaceAll("\n", " | ");
-  return { ok: result.status === 0, output: output || `exit ${result.status}` };
-}
-
 function preStopSeconds(preStop) {
   if (!preStop) return 0;
   if (preStop.sleep?.seconds !== undefined) return Number(preStop.sleep.seconds);
@@ -732,7 +946,7 @@ function checkTandemConfigMaps(render) {
     if (obj.kind !== "ConfigMap" || !Object.hasOwn(obj.data ?? {}, "tandem.toml")) continue;
     const local = path.join(options.work, `ConfigMap.${obj.metadata.name}.tandem.toml`);
     writeFileSync(local, obj.data["tandem.toml"]);
-    const run = runTandem(["serve", "--check-config", "--config", local], {});
+    const run = tandem.run(["serve", "--check-config", "--config", local], {});
     const output = run.output.replaceAll(local, `ConfigMap/${obj.metadata.name}[tandem.toml]`);
     if (run.ok) note(`ConfigMap/${obj.metadata.name}: tandem serve --check-config: ${output}`);
     else problem(obj, "/data/tandem.toml", `tandem serve --check-config failed: ${output}`);
@@ -744,13 +958,18 @@ function checkTandemConfigMaps(render) {
 const objects = loadObjects(positionals[0]);
 const kinds = new Map();
 for (const obj of objects) {
-  if (await checkSchema(obj)) await checkFields(obj);
+  if (isPrometheusRule(obj)) await checkPrometheusRule(obj);
+  else if (await checkSchema(obj)) await checkFields(obj);
   kinds.set(obj.kind, (kinds.get(obj.kind) ?? 0) + 1);
 }
 const render = new Render(objects);
 checkReferences(render);
+checkRecommendedLabels(render);
+checkDashboards(render);
 checkTandemConfigMaps(render);
-note(`${objects.length} objects checked against the Kubernetes v1.33 schema, unknown fields rejected: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}`);
+const rules = objects.filter(isPrometheusRule).length;
+note(`${objects.length} objects checked against the Kubernetes v1.33 schema, unknown fields rejected` +
+  `${rules ? ` (${rules} PrometheusRule by its own shape check)` : ""}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}`);
 for (const secret of [...render.externalSecrets].sort()) note(`expects Secret ${secret} to exist in the cluster (not in the render)`);
 if (!objects.length) problem(null, "", "the render holds no object");
 process.exit(problems ? 1 : 0);
