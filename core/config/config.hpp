@@ -75,6 +75,7 @@ struct Rooms {
 
 struct Security {
   bool strict_identity = false;
+  std::string pin_secret;  // secret: the PIN hashes' pepper; empty for none
   bool operator==(const Security&) const = default;
 };
 

@@ -204,6 +204,10 @@ constexpr KeySpec kKeys[] = {
     // [security]
     key<&Config::security, &Security::strict_identity>(
         "security", "strict_identity", "Taking over a live, non-stale seat needs its sessionToken."),
+    key<&Config::security, &Security::pin_secret>(
+        "security", "pin_secret",
+        "Server secret mixed into every room PIN's hash, so that a stored hash is useless without it; empty for none. Keep it stable: rooms hashed with it need it.")
+        .hidden(),
 
     // [log]
     key<&Config::log, &Log::level>("log", "level", "Log level: trace, debug, info, warn, error or off.")

@@ -28,6 +28,7 @@ room::Settings room_settings(const config::Config& c) {
   s.max_room_members = static_cast<std::size_t>(c.limits.max_room_members);
   s.allowed_url_prefixes = c.rooms.allowed_url_prefixes;
   s.strict_identity = c.security.strict_identity;
+  s.pin_secret = c.security.pin_secret;
   s.max_pin_attempts = static_cast<std::size_t>(c.limits.pin_attempts);
   return s;
 }

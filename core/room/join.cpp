@@ -30,7 +30,7 @@ void create_room(Context& ctx, const JoinInput& input) {
   fresh.exists = true;
   fresh.position_at = ctx.now;
   fresh.host_user_id = input.join.user_id;
-  if (input.join.pin) fresh.pin = hash_pin(*input.join.pin, input.pin_salt);
+  if (input.join.pin) fresh.pin = hash_pin(*input.join.pin, input.pin_salt, ctx.settings.pin_secret);
   fresh.created_at = ctx.now;
   fresh.last_activity = ctx.now;
   ctx.s = std::move(fresh);
@@ -112,7 +112,7 @@ bool pin_ok(Context& ctx, const JoinInput& input) {
     reject_pin(ctx, input, ErrorCode::invalid_pin);
     return false;
   }
-  if (!join.pin || !pin_matches(*ctx.s.pin, *join.pin)) {
+  if (!join.pin || !pin_matches(*ctx.s.pin, *join.pin, ctx.settings.pin_secret)) {
     reject_pin(ctx, input, ErrorCode::bad_pin);
     return false;
   }

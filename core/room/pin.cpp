@@ -1,5 +1,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <array>
 #include <stdexcept>
@@ -16,18 +17,34 @@ constexpr std::size_t kKeyBytes = 32;
 
 }  // namespace
 
-PinHash hash_pin(const std::string& pin, const std::string& salt_hex) {
+PinHash hash_pin(const std::string& pin_text, const std::string& salt_hex, const std::string& secret) {
+  // With a secret, what is stretched is HMAC-SHA256(secret, PIN): without the secret a stolen
+  // hash cannot be brute-forced over the few PINs people choose.
+  std::string peppered;
+  if (!secret.empty()) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+    unsigned int mac_len = 0;
+    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+             reinterpret_cast<const unsigned char*>(pin_text.data()), pin_text.size(), mac.data(), &mac_len) == nullptr) {
+      throw std::runtime_error("HMAC failed");
+    }
+    peppered = util::hex(std::string_view(reinterpret_cast<const char*>(mac.data()), mac_len));
+  }
+  const std::string& pin = secret.empty() ? pin_text : peppered;
   std::array<unsigned char, kKeyBytes> key{};
   const int ok = PKCS5_PBKDF2_HMAC(pin.data(), static_cast<int>(pin.size()),
                                    reinterpret_cast<const unsigned char*>(salt_hex.data()),
                                    static_cast<int>(salt_hex.size()), kIterations, EVP_sha256(),
                                    static_cast<int>(key.size()), key.data());
   if (ok != 1) throw std::runtime_error("PBKDF2 failed");
-  return PinHash{salt_hex, util::hex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()))};
+  return PinHash{salt_hex, util::hex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size())),
+                 !secret.empty()};
 }
 
-bool pin_matches(const PinHash& stored, const std::string& pin) {
-  return detail::constant_time_equal(hash_pin(pin, stored.salt).hash, stored.hash);
+bool pin_matches(const PinHash& stored, const std::string& pin, const std::string& secret) {
+  if (stored.peppered && secret.empty()) return false;
+  return detail::constant_time_equal(hash_pin(pin, stored.salt, stored.peppered ? secret : std::string()).hash,
+                                     stored.hash);
 }
 
 namespace detail {

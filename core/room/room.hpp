@@ -48,12 +48,15 @@ struct Settings {
   std::vector<std::string> allowed_url_prefixes = {"https://www.netflix.com/"};  // empty: any URL
   bool strict_identity = false;
   std::size_t max_pin_attempts = 5;  // per connection; the engine counts, the room reports
+  std::string pin_secret;            // security.pin_secret
 };
 
 // Salted PBKDF2-HMAC-SHA256 of a PIN (hex). The PIN itself is never stored.
 struct PinHash {
   std::string salt;  // hex
   std::string hash;  // hex
+  // Hashed with Settings::pin_secret: PBKDF2 over HMAC-SHA256(secret, PIN) instead of the PIN.
+  bool peppered = false;
   bool operator==(const PinHash&) const = default;
 };
 
@@ -231,7 +234,10 @@ RoomState from_json(const boost::json::value& value);
 
 // PIN helpers (PBKDF2-HMAC-SHA256, 2000 iterations, 32-byte key; the salt's hex text is the
 // PBKDF2 salt; constant-time comparison).
-PinHash hash_pin(const std::string& pin, const std::string& salt_hex);
-bool pin_matches(const PinHash& stored, const std::string& pin);
+// `secret` (Settings::pin_secret) empty: PBKDF2 of the PIN itself (a hash made so stays
+// verifiable when a secret is configured later).
+PinHash hash_pin(const std::string& pin, const std::string& salt_hex, const std::string& secret = {});
+// A peppered hash never matches without the secret.
+bool pin_matches(const PinHash& stored, const std::string& pin, const std::string& secret = {});
 
 }  // namespace tandem::room

@@ -81,6 +81,7 @@ class Reader {
     return *value;
   }
   bool has_value(std::string_view key) const { return !at(key).is_null(); }
+  bool contains(std::string_view key) const { return object_->if_contains(key) != nullptr; }
 
   std::string string(std::string_view key) const {
     const json::value& value = at(key);
@@ -191,7 +192,8 @@ Gate gate_from(const json::value& value) {
 
 PinHash pin_from(const json::value& value) {
   const Reader in(value, "pin");
-  return PinHash{in.string("salt"), in.string("hash")};
+  // "peppered" is written only when true: snapshots from before security.pin_secret read as false.
+  return PinHash{in.string("salt"), in.string("hash"), in.contains("peppered") && in.boolean("peppered")};
 }
 
 }  // namespace
@@ -212,6 +214,7 @@ json::value to_json(const RoomState& state) {
     json::object pin;
     pin["salt"] = state.pin->salt;
     pin["hash"] = state.pin->hash;
+    if (state.pin->peppered) pin["peppered"] = true;
     out["pin"] = std::move(pin);
   } else {
     out["pin"] = nullptr;

@@ -1,9 +1,13 @@
 // docs/protocol.md §2: PIN-protected rooms.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Client, party } from './lib/client.mjs';
 import { startServer } from './lib/server.mjs';
-import { roomId as newRoomId, userId as newUserId } from './lib/util.mjs';
+import { sqlString, sqliteQuery } from './lib/sqlite.mjs';
+import { roomId as newRoomId, sleep, userId as newUserId } from './lib/util.mjs';
 
 test('PIN: wrong or missing PIN → bad_pin "Invalid or missing PIN" and the socket stays unbound; right PIN (string or number) joins', async (t) => {
   const srv = await startServer(t, { set: { 'limits.pin_attempts': 5 } });
@@ -98,4 +102,36 @@ test('PIN: the PIN lives exactly as long as its room', async (t) => {
   assert.equal(state.hostUserId, b.userId, 'after the last LEAVE the room and its PIN are gone');
   const c = await Client.connect(srv);
   await c.join({ roomId, userId: newUserId('c') });
+});
+
+test('PIN: security.pin_secret peppers the stored hash; the same secret after a restart verifies it, none refuses it', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-pepper-'));
+  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const set = { 'server.drain_timeout': '5s', 'rooms.host_grace': '60s' };
+  const env = { TANDEM_SECURITY_PIN_SECRET: 'a-long-random-secret' };
+  const roomId = newRoomId('pepper');
+  const one = await startServer(t, { dataDir, set, env });
+  const [host] = await party(one, 1, { roomId, pin: '2468', prefix: 'pp' });
+  assert.equal((await one.terminate()).code, 0);
+  await host.waitClose();
+  const [row] = sqliteQuery(one.dbPath, `SELECT snapshot FROM rooms WHERE id = ${sqlString(roomId)}`);
+  const pin = JSON.parse(row.snapshot).pin;
+  assert.equal(pin.peppered, true, `stored PIN ${JSON.stringify(pin)}`);
+  assert.match(pin.hash, /^[0-9a-f]{64}$/);
+  assert.ok(!row.snapshot.includes('2468'), 'the PIN itself is never stored');
+
+  await sleep(200);
+  const two = await startServer(t, { dataDir, set, env });
+  const guest = await Client.connect(two);
+  guest.sendJoin({ roomId, userId: newUserId('g'), pin: '1111' });
+  assert.equal((await guest.next('ERROR')).code, 'bad_pin');
+  await guest.join({ roomId, userId: newUserId('g'), pin: '2468' });
+  assert.equal((await two.terminate()).code, 0);
+  await guest.waitClose();
+
+  await sleep(200);
+  const three = await startServer(t, { dataDir, set });  // the secret is gone: no PIN matches
+  const late = await Client.connect(three);
+  late.sendJoin({ roomId, userId: newUserId('l'), pin: '2468' });
+  assert.equal((await late.next('ERROR')).code, 'bad_pin');
 });

@@ -109,3 +109,29 @@ TEST_CASE("PIN hashes are salted PBKDF2 and compared in constant time", "[room][
   CHECK_FALSE(pin_matches(a, ""));
   CHECK_FALSE(pin_matches(PinHash{"0011", "short"}, "123456"));
 }
+
+TEST_CASE("security.pin_secret: a peppered hash needs the secret; older hashes still verify; snapshots keep the mark", "[room][pin]") {
+  const PinHash plain = hash_pin("123456", "0011");
+  const PinHash peppered = hash_pin("123456", "0011", "s3cret");
+  CHECK(peppered.peppered);
+  CHECK_FALSE(plain.peppered);
+  CHECK(peppered.hash != plain.hash);
+  CHECK(hash_pin("123456", "0011", "other").hash != peppered.hash);
+  CHECK(pin_matches(peppered, "123456", "s3cret"));
+  CHECK_FALSE(pin_matches(peppered, "123456", "other"));
+  CHECK_FALSE(pin_matches(peppered, "123456"));        // without the secret: never
+  CHECK(pin_matches(plain, "123456", "s3cret"));         // hashed before a secret was configured
+  CHECK_FALSE(pin_matches(plain, "654321", "s3cret"));
+
+  RoomState s;
+  s.room_id = "r";
+  s.exists = true;
+  s.pin = peppered;
+  const RoomState back = from_json(to_json(s));
+  REQUIRE(back.pin);
+  CHECK(*back.pin == peppered);
+  s.pin = plain;
+  const auto json = to_json(s);
+  CHECK_FALSE(json.at("pin").as_object().contains("peppered"));  // older readers see what they know
+  CHECK(*from_json(json).pin == plain);
+}
