@@ -22,21 +22,25 @@ export function tandemCli(binary, cwd, tool) {
   }
 
   // Options named in `tandem COMMAND --help` (CLI11 lists each as "  -c,--config TEXT ...").
+  // `words`: the command and, for `tandem rooms purge` and the like, its subcommand.
   const helpOptions = new Map();
-  function options(command) {
-    if (!helpOptions.has(command)) {
-      helpOptions.set(command, new Set(run([command, "--help"], {}).output.match(/--[a-z][a-z0-9-]*/g) ?? []));
+  function options(...words) {
+    const key = words.join(" ");
+    if (!helpOptions.has(key)) {
+      helpOptions.set(key, new Set(run([...words, "--help"], {}).output.match(/--[a-z][a-z0-9-]*/g) ?? []));
     }
-    return helpOptions.get(command);
+    return helpOptions.get(key);
   }
 
   // The --options among `args` that `tandem COMMAND --help` does not list. Only serve can check
   // its whole command line (--check-config); the other commands would act.
+  // A first argument that is not an option names a subcommand: its options count too.
   function unknownOptions(command, args) {
+    const sub = args.length > 0 && !args[0].startsWith("-") ? options(command, args[0]) : new Set();
     return args
       .filter((arg) => arg.startsWith("--"))
       .map((arg) => arg.split("=")[0])
-      .filter((option) => !options(command).has(option));
+      .filter((option) => !options(command).has(option) && !sub.has(option));
   }
 
   return { run, unknownOptions };
