@@ -2,9 +2,13 @@
 // migrations to the configured database (PostgreSQL when [postgres] is set, else the SQLite file
 // in server.data_dir). The work is core/store's Migrator; this file parses, connects and prints.
 #include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -37,6 +41,8 @@ struct MigrateOptions {
   std::string wait;
   CLI::Option* to_option = nullptr;
   CLI::App* status = nullptr;
+  std::string format = "table";  // status: table | json
+  bool no_headers = false;       // status: no header line in the table
 };
 
 int usage_error(const std::string& message) {
@@ -76,29 +82,59 @@ int applied_version(store::Migrator& migrator) {
   return version;
 }
 
-int run_status(store::Connection& db) {
+std::string state_name(store::MigrationStatus::State state) {
+  switch (state) {
+    case store::MigrationStatus::State::applied: return "applied";
+    case store::MigrationStatus::State::pending: return "pending";
+    case store::MigrationStatus::State::changed: return "changed";
+    case store::MigrationStatus::State::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+// The table (with a "database:" line and a header unless --no-headers), or one JSON document:
+// {"database":…,"version":N,"migrations":[{"version","name","state","applied_at"}…]}.
+int run_status(store::Connection& db, const MigrateOptions& options) {
   store::Migrator migrator(db);
   const auto statuses = migrator.status();
-  std::cout << "database: " << db.description() << "\n";
-  std::cout << "VERSION  NAME                  STATE    APPLIED AT (UTC)\n";
   int problems = 0;
   for (const auto& s : statuses) {
-    std::string state;
-    switch (s.state) {
-      case store::MigrationStatus::State::applied: state = "applied"; break;
-      case store::MigrationStatus::State::pending: state = "pending"; break;
-      case store::MigrationStatus::State::changed: state = "CHANGED"; ++problems; break;
-      case store::MigrationStatus::State::unknown: state = "UNKNOWN"; ++problems; break;
+    const bool bad = s.state == store::MigrationStatus::State::changed || s.state == store::MigrationStatus::State::unknown;
+    problems += bad ? 1 : 0;
+  }
+  if (options.format == "json") {
+    boost::json::array migrations;
+    for (const auto& s : statuses) {
+      migrations.push_back(boost::json::object{
+          {"version", s.version},
+          {"name", s.name},
+          {"state", state_name(s.state)},
+          {"applied_at", s.applied_at_ms ? boost::json::value(store::format_iso(*s.applied_at_ms)) : nullptr}});
     }
-    std::string applied = "-";
-    if (s.applied_at_ms) {
-      applied = store::format_iso(*s.applied_at_ms).substr(0, 19);
-      applied[10] = ' ';
+    const boost::json::object doc{{"database", db.description()},
+                                  {"version", applied_version(migrator)},
+                                  {"migrations", std::move(migrations)}};
+    std::cout << boost::json::serialize(doc) << "\n";
+  } else {
+    if (!options.no_headers) {
+      std::cout << "database: " << db.description() << "\n";
+      std::cout << "VERSION  NAME                  STATE    APPLIED AT (UTC)\n";
     }
-    char line[160];
-    std::snprintf(line, sizeof line, "%-7s  %-20s  %-7s  %s\n", version_text(s.version).c_str(),
-                  s.name.substr(0, 20).c_str(), state.c_str(), applied.c_str());
-    std::cout << line;
+    for (const auto& s : statuses) {
+      std::string state = state_name(s.state);
+      if (s.state == store::MigrationStatus::State::changed || s.state == store::MigrationStatus::State::unknown) {
+        std::transform(state.begin(), state.end(), state.begin(), [](unsigned char c) { return std::toupper(c); });
+      }
+      std::string applied = "-";
+      if (s.applied_at_ms) {
+        applied = store::format_iso(*s.applied_at_ms).substr(0, 19);
+        applied[10] = ' ';
+      }
+      char line[160];
+      std::snprintf(line, sizeof line, "%-7s  %-20s  %-7s  %s\n", version_text(s.version).c_str(),
+                    s.name.substr(0, 20).c_str(), state.c_str(), applied.c_str());
+      std::cout << line;
+    }
   }
   if (problems > 0) {
     try {
@@ -157,6 +193,9 @@ int run_migrate(const MigrateOptions& options) {
   std::optional<int> target;
   if (options.to_option->count() > 0) target = options.to;
   if (status && (target || options.dry_run)) return usage_error("status takes neither --to nor --dry-run");
+  if (options.format != "table" && options.format != "json") {
+    return usage_error("--format '" + options.format + "': expected table or json");
+  }
 
   try {
     auto db = connect(config, wait);
@@ -167,7 +206,7 @@ int run_migrate(const MigrateOptions& options) {
                            std::to_string(latest));
       }
     }
-    if (status) return run_status(*db);
+    if (status) return run_status(*db, options);
     if (options.dry_run) return run_dry_run(*db, target);
     return run_up(*db, target);
   } catch (const store::StoreError& e) {
@@ -190,6 +229,9 @@ Runner add_migrate(CLI::App& sub) {
       ->type_name("DURATION");
   sub.add_subcommand("up", "Apply the pending migrations (the default)")->fallthrough();
   options->status = sub.add_subcommand("status", "List applied and pending migrations")->fallthrough();
+  options->status->add_option("--format", options->format, "Output: table or json (default table)")
+      ->type_name("FORMAT");
+  options->status->add_flag("--no-headers", options->no_headers, "Leave out the database line and the table header");
   sub.require_subcommand(0, 1);
   sub.footer(
       "Migrations are embedded in the binary, applied in order, each in its own transaction, and\n"

@@ -11,6 +11,8 @@
 #include <memory>
 #include <thread>
 
+#include <unistd.h>
+
 #include "commands/command.hpp"
 #include "commands/common.hpp"
 #include "core/store/database.hpp"
@@ -50,6 +52,9 @@ struct RoomsOptions {
   std::vector<std::string> types;
   std::string user;
   bool follow = false;
+  bool no_headers = false;
+  bool watch = false;              // rooms list --watch: again every `interval`
+  std::string interval = "2s";
   std::string older_than;
   bool dry_run = false;
 };
@@ -96,7 +101,29 @@ int run_list(store::RoomStore& rooms, const RoomsOptions& o) {
   if (!o.since.empty()) filter.active_since_ms = parse_time("--since", o.since, now);
   filter.limit = limit_or(o.limit, 50);
   const auto format = parse_format(o.format);
-  print(store::format_rooms(rooms.list(filter), format, now));
+  if (!o.watch) {
+    print(store::format_rooms(rooms.list(filter), format, now, !o.no_headers));
+    return kExitOk;
+  }
+  // --watch: the listing again every interval until Ctrl-C, on a terminal in place of the last
+  // one, elsewhere after a line with the time (what `watch` and `kubectl get -w` users expect).
+  const auto every = util::parse_duration(o.interval);
+  if (!every || every->count() < 100) {
+    throw UsageError{"--interval '" + o.interval + "': expected a duration of at least 100ms, e.g. 2s"};
+  }
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  while (!g_stop) {
+    const std::int64_t at = epoch_ms();
+    const std::string listing = store::format_rooms(rooms.list(filter), format, at, !o.no_headers);
+    if (terminal) {
+      print("\x1b[H\x1b[2J" + store::format_iso(at).substr(0, 19) + " UTC, every " + o.interval + "\n\n" + listing);
+    } else {
+      print("# " + store::format_iso(at) + "\n" + listing);
+    }
+    for (auto waited = 0ms; waited < *every && !g_stop; waited += 50ms) std::this_thread::sleep_for(50ms);
+  }
   return kExitOk;
 }
 
@@ -136,7 +163,7 @@ int run_events(store::RoomStore& rooms, const RoomsOptions& o) {
   if (!rooms.has_events(o.room) && !rooms.find(o.room)) return room_not_found(o.room);
 
   auto events = rooms.events(filter);
-  print(store::format_events(events, format, true));
+  print(store::format_events(events, format, !o.no_headers));
   if (!o.follow) return kExitOk;
 
   std::signal(SIGINT, on_stop_signal);
@@ -194,6 +221,10 @@ void add_format(CLI::App& app, RoomsOptions& o, std::string_view forms) {
   app.add_option("--format", o.format, "Output: " + std::string(forms) + " (default table)")->type_name("FORMAT");
 }
 
+void add_no_headers(CLI::App& app, RoomsOptions& o) {
+  app.add_flag("--no-headers", o.no_headers, "Leave out the header line of table and csv output");
+}
+
 }  // namespace
 
 Runner add_rooms(CLI::App& sub) {
@@ -210,6 +241,11 @@ Runner add_rooms(CLI::App& sub) {
       ->type_name("N")
       ->check(CLI::NonNegativeNumber);
   add_format(*o->list, *o, store::kFormatForms);
+  add_no_headers(*o->list, *o);
+  CLI::Option* watch = o->list->add_flag("--watch,-w", o->watch, "List again every --interval until Ctrl-C");
+  o->list->add_option("--interval", o->interval, "With --watch: time between listings (default 2s)")
+      ->type_name("DURATION")
+      ->needs(watch);
 
   o->show = sub.add_subcommand("show", "One room: state, members, short id and its last 20 events");
   o->show->fallthrough();
@@ -228,6 +264,7 @@ Runner add_rooms(CLI::App& sub) {
       ->type_name("N")
       ->check(CLI::NonNegativeNumber);
   add_format(*o->events, *o, store::kFormatForms);
+  add_no_headers(*o->events, *o);
   o->events->add_flag("--follow,-f", o->follow, "Keep printing new events as they are written (Ctrl-C stops)");
 
   o->purge = sub.add_subcommand("purge", "Delete archived rooms and their events beyond a retention period");

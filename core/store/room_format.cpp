@@ -232,7 +232,7 @@ std::optional<std::int64_t> parse_iso(std::string_view text) {
   return static_cast<std::int64_t>(timegm(&tm)) * 1000 + millis;
 }
 
-std::string format_rooms(const std::vector<RoomSummary>& rooms, Format format, std::int64_t now_ms) {
+std::string format_rooms(const std::vector<RoomSummary>& rooms, Format format, std::int64_t now_ms, bool header) {
   std::string out;
   switch (format) {
     case Format::table: {
@@ -245,6 +245,7 @@ std::string format_rooms(const std::vector<RoomSummary>& rooms, Format format, s
       out = render_table({{"ROOM", 34}, {"STATE", 8}, {"MEMBERS", 7, true}, {"HOST", 18}, {"CREATED", 9},
                           {"LAST ACTIVITY", 13}},
                          rows);
+      if (!header) out.erase(0, out.find('\n') + 1);
       break;
     }
     case Format::json:
@@ -260,7 +261,7 @@ std::string format_rooms(const std::vector<RoomSummary>& rooms, Format format, s
       }
       break;
     case Format::csv:
-      out = csv_line({"id", "state", "members", "host", "created_at", "last_activity"});
+      if (header) out = csv_line({"id", "state", "members", "host", "created_at", "last_activity"});
       for (const auto& r : rooms) {
         out += csv_line({r.id, r.state, std::to_string(r.member_count), r.host_user_id, format_iso(r.created_at_ms),
                          format_iso(r.last_activity_ms)});

@@ -29,8 +29,9 @@ std::string format_iso(std::int64_t ms);
 // Parses "2024-11-27T18:30:00Z" / "2024-11-27T18:30:00.123Z" / "2024-11-27 18:30:00Z" (UTC).
 std::optional<std::int64_t> parse_iso(std::string_view text);
 
-// `rooms list`. Table and csv start with a header row.
-std::string format_rooms(const std::vector<RoomSummary>& rooms, Format format, std::int64_t now_ms);
+// `rooms list`. Table and csv start with a header row when `header`.
+std::string format_rooms(const std::vector<RoomSummary>& rooms, Format format, std::int64_t now_ms,
+                         bool header = true);
 
 // `rooms events`. `header`: print the table/csv header first (--follow prints it once).
 std::string format_events(const std::vector<Event>& events, Format format, bool header);

@@ -1,7 +1,8 @@
 // issue "tandem migrate and tandem rooms": serve (embedded) handles a short scripted party, then
 // `tandem rooms list` and `tandem rooms events` show exactly those events, in seq order.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { party } from './lib/client.mjs';
 import { TANDEM_BINARY, startServer } from './lib/server.mjs';
@@ -50,4 +51,44 @@ test('a scripted party is listed by `tandem rooms list` and its audit trail read
 
   const onlyPlay = rooms(srv, 'events', roomId, '--type', 'PLAY_PAUSE');
   assert.deepEqual(onlyPlay.map((e) => e.seq), [4]);
+});
+
+test('output formats: --no-headers, `rooms list --watch` until SIGINT, `migrate status --format json`', async (t) => {
+  const srv = await startServer(t);
+  const roomId = newRoomId('formats');
+  await party(srv, 1, { roomId });
+  const dataDir = `server.data_dir=${srv.dataDir}`;
+  const run = (...args) => execFileSync(TANDEM_BINARY, [...args, '--set', dataDir], { encoding: 'utf8' });
+  await eventually(() => run('rooms', 'list').includes(roomId), { timeoutMs: 5000, message: 'the room listed' });
+
+  const table = run('rooms', 'list').trim().split('\n');
+  assert.match(table[0], /^ROOM\s+STATE\s+MEMBERS/);
+  const bare = run('rooms', 'list', '--no-headers').trim().split('\n');
+  assert.deepEqual(bare, table.slice(1));
+  const csv = run('rooms', 'list', '--format', 'csv', '--no-headers').trim().split('\n');
+  assert.ok(csv[0].startsWith(roomId), csv[0]);
+  const events = run('rooms', 'events', roomId, '--no-headers').trim().split('\n');
+  assert.match(events[0], /ROOM_CREATED/);
+
+  // --watch lists again every --interval until SIGINT, each listing after a "# time" line (not a terminal).
+  const watcher = spawn(TANDEM_BINARY, ['rooms', 'list', '--watch', '--interval', '200ms', '--format', 'json', '--set', dataDir]);
+  let out = '';
+  watcher.stdout.on('data', (d) => { out += d; });
+  await eventually(() => (out.match(/^# \d{4}-/gm) ?? []).length >= 3, { timeoutMs: 5000, message: 'three listings' });
+  watcher.kill('SIGINT');
+  const [code] = await once(watcher, 'exit');
+  assert.equal(code, 0);
+  assert.ok(out.split('\n').filter((l) => l.startsWith('{')).every((l) => JSON.parse(l).id !== undefined));
+  assert.throws(() => run('rooms', 'list', '--interval', '1s'), /--interval requires --watch|requires/);
+
+  const status = JSON.parse(run('migrate', 'status', '--format', 'json'));
+  assert.match(status.database, /tandem\.db/);
+  assert.ok(status.version >= 5, `version ${status.version}`);
+  assert.ok(status.migrations.length >= 5);
+  assert.ok(status.migrations.every((m) => m.state === 'applied' && /^\d{4}-\d\d-\d\dT/.test(m.applied_at)));
+  assert.deepEqual(status.migrations.map((m) => m.version), status.migrations.map((_, i) => i + 1));
+  const plain = run('migrate', 'status', '--no-headers').trim().split('\n');
+  assert.equal(plain.length, status.migrations.length);
+  assert.match(plain[0], /^0001 /);
+  assert.throws(() => run('migrate', 'status', '--format', 'xml'), /expected table or json/);
 });
