@@ -223,3 +223,17 @@ test('room creation bounds hold per node in cluster mode: limits.rooms_per_ip_mi
   assert.equal(visitor.f.type, 'ROOM_STATE');
   assert.equal(visitor.f.users.length, 2);
 });
+
+test('security.pin_secret in cluster mode: a PIN set on one node is verified on another with the same secret', async (t) => {
+  const cluster = await startCluster(t, { nodes: 2, env: { TANDEM_SECURITY_PIN_SECRET: 'cluster-wide-secret' } });
+  const [n1, n2] = cluster.nodes;
+  const roomId = newRoomId('pepper');
+  const host = await Client.connect(n1);
+  await host.join({ roomId, userId: newUserId('h'), pin: '8642' });
+  const guest = await Client.connect(n2);
+  guest.sendJoin({ roomId, userId: newUserId('g'), pin: '1111' });
+  assert.equal((await guest.next('ERROR')).code, 'bad_pin');
+  const state = await guest.join({ roomId, userId: newUserId('g'), pin: '8642' });
+  assert.equal(state.users.length, 2);
+  assert.notEqual(state.nodeId.split('~')[0], host.roomState.nodeId.split('~')[0], 'the members are on two nodes');
+});
