@@ -44,14 +44,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!env) return 0;
   FUZZ_CHECK(!env->state || env->version != 0);
 
-  // A node encodes frames it built as objects; frames whose text is not an object are left out.
+  // A node encodes frames it built as objects, with finite numbers (core/proto refuses others);
+  // frames whose text is not such an object are left out.
   std::vector<room::OutFrame> frames;
   std::vector<json::value> texts;
   for (const Envelope::Frame& frame : env->frames) {
     FUZZ_CHECK(frame.text != nullptr);
     json::error_code ec;
     json::value parsed = json::parse(*frame.text, ec);
-    if (ec || !parsed.is_object()) continue;
+    if (ec || !parsed.is_object() || !fuzz::all_finite(parsed)) continue;
     frames.push_back(room::OutFrame{frame.to, parsed.get_object(), frame.sequenced});
     texts.push_back(std::move(parsed));
   }

@@ -13,7 +13,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 #include <boost/url/rfc/pchars.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
@@ -54,13 +53,20 @@ void check_route(std::string_view target) {
   const bool cors = !s.empty() && (s[0] == "api" || s[0] == "room" || (s.size() == 1 && s[0] == "status"));
   FUZZ_CHECK(route->cors == cors);
 
-  // The path's segments, decoded and encoded again, route the same (the query is ignored).
-  boost::urls::url rebuilt;
-  rebuilt.set_path_absolute(true);
-  for (const std::string segment : boost::urls::parse_origin_form(target)->segments()) {
-    rebuilt.segments().push_back(segment);
+  // The path's segments, decoded and encoded again, route the same (the query is ignored). A
+  // segment "." or ".." is written percent-encoded: bare, it would be a dot-segment. Boost.URL
+  // reads "/" as no segment and "/./" as one empty segment.
+  std::string rebuilt;
+  const auto raw = boost::urls::parse_origin_form(target)->segments();
+  for (const std::string segment : raw) {
+    std::string encoded = boost::urls::encode(segment, boost::urls::unreserved_chars);
+    if (segment == ".") encoded = "%2E";
+    if (segment == "..") encoded = "%2E%2E";
+    rebuilt += "/" + encoded;
   }
-  const std::optional<node::Route> again = node::route(rebuilt.encoded_path());
+  if (rebuilt.empty()) rebuilt = "/";
+  if (rebuilt == "/" && !raw.empty()) rebuilt = "/./";
+  const std::optional<node::Route> again = node::route(rebuilt);
   FUZZ_CHECK(again && again->handler == h && again->segments == s && again->cors == route->cors);
 
   if (h == "redirect") {
