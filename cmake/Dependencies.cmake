@@ -15,6 +15,6 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 # The metrics registry, families and text format (prometheus-cpp-dev; only its core library).
 find_package(prometheus-cpp CONFIG REQUIRED)  # Debian 12: 1.0.1, its config file carries no version
-if(TANDEM_BUILD_TESTS)
+if(TANDEM_BUILD_TESTS AND NOT TANDEM_FUZZ)
   find_package(Catch2 2 REQUIRED)
 endif()

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,8 @@ namespace tandem::config {
 
 // The TOML file. A missing file is skipped unless `required`.
 void apply_file(const std::filesystem::path& path, bool required, Merge& merge);
+// The text of a TOML file; `name` stands for the file in messages ("name:line: section.key: …").
+void apply_toml(std::string_view text, const std::string& name, Merge& merge);
 
 // TANDEM_<SECTION>_<KEY> and the v2.0 names; a TANDEM_ name wins over its v2.0 name. A v2.0
 // variable set to "" counts as unset. An unknown TANDEM_<SECTION>_* name of a known section is an

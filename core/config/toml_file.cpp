@@ -188,14 +188,16 @@ std::string apply_key(const KeySpec& key, const toml::node& node, const Origin& 
 void apply_file(const std::filesystem::path& path, bool required, Merge& merge) {
   const std::string name = path.string();
   const std::optional<std::string> text = read_text(name, required);
-  if (!text) return;
+  if (text) apply_toml(*text, name, merge);
+}
 
+void apply_toml(std::string_view text, const std::string& name, Merge& merge) {
   toml::table root;
   try {
-    root = toml::parse(*text, std::string_view(name));
+    root = toml::parse(text, std::string_view(name));
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    const bool hide = mentions_secret(line_of(*text, where.line));
+    const bool hide = mentions_secret(line_of(text, where.line));
     throw ConfigError(name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
                       ": " +
                       (hide ? std::string("invalid TOML (details hidden: the line holds a secret)")

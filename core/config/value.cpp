@@ -78,6 +78,9 @@ std::string duration_range(const KeySpec& key) {
 }
 
 std::optional<std::string> violation_of_string(const KeySpec& key, const std::string& s) {
+  // A TOML file is UTF-8 by definition; the environment and flags are held to the same rule, so
+  // that every value can be written in the file, rendered by --print-config and sent in JSON.
+  if (!util::is_valid_utf8(s)) return "expected UTF-8 text " + got(key, in_quotes(s));
   if (!key.allowed.empty() &&
       std::find(key.allowed.begin(), key.allowed.end(), s) == key.allowed.end()) {
     return "expected " + expectation(key) + " " + got(key, in_quotes(s));

@@ -2,6 +2,9 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#include <cmath>
+#include <limits>
+
 namespace tandem::loadtest {
 
 namespace {
@@ -9,6 +12,8 @@ namespace {
 namespace json = boost::json;
 using json::error_code;
 using json::string_view;
+
+constexpr double kTwoPow63 = 9223372036854775808.0;
 
 enum class Key { none, type, user_id, room_id, to, from, host_user_id, code, control, seq, event_timestamp, sent_at, current_time, is_playing };
 
@@ -53,6 +58,7 @@ struct Handler {
     depth = 0;
     top_is_object = false;
     key = Key::none;
+    key_text.clear();  // a text cut inside an escaped key leaves a part behind
     string_target = nullptr;
     frame.type.clear();
     frame.user_id.clear();
@@ -84,6 +90,8 @@ struct Handler {
     if (depth != 1) return;
     switch (key) {
       case Key::seq:
+        // A seq is a whole number; a fraction or a number beyond int64 is none.
+        if (!integral && !(d == std::trunc(d) && d >= -kTwoPow63 && d < kTwoPow63)) break;
         out->has_seq = true;
         out->seq = integral ? i : static_cast<std::int64_t>(d);
         break;
@@ -164,7 +172,11 @@ struct Handler {
     return true;
   }
   bool on_uint64(std::uint64_t u, string_view, error_code&) {
-    number(static_cast<double>(u), true, static_cast<std::int64_t>(u));
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      number(static_cast<double>(u), false, 0);
+    } else {
+      number(static_cast<double>(u), true, static_cast<std::int64_t>(u));
+    }
     return true;
   }
   bool on_double(double d, string_view, error_code&) {
@@ -199,8 +211,9 @@ bool FrameScanner::scan(std::string_view text) {
   p.reset();
   p.handler().reset(impl_->frame);
   error_code ec;
-  p.write_some(false, text.data(), text.size(), ec);
-  return !ec && p.done() && p.handler().top_is_object;
+  const std::size_t used = p.write_some(false, text.data(), text.size(), ec);
+  // The parser stops after one value: anything after it makes the text no JSON object.
+  return !ec && p.done() && used == text.size() && p.handler().top_is_object;
 }
 
 const ScannedFrame& FrameScanner::frame() const { return impl_->frame; }

@@ -1,17 +1,14 @@
 // The HTTP endpoints of docs/protocol.md §7 and §10, served by the node.
 #include <boost/json/serialize.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 #include <ctime>
 
 #include "core/node/http_api.hpp"
 
 #include "core/config/config.hpp"
 #include "core/metrics/metrics.hpp"
-#include "core/util/address_group.hpp"
+#include "core/node/route.hpp"
 #include "core/node/status_document.hpp"
-#include "core/util/text.hpp"
+#include "core/util/address_group.hpp"
 #include "core/util/duration.hpp"
 
 namespace tandem::node {
@@ -33,16 +30,7 @@ void add_cors(net::HttpResponse& r) {
   r.headers.emplace_back("Access-Control-Expose-Headers", "Location");
 }
 
-std::string encode_component(const std::string& s) {
-  return boost::urls::encode(s, boost::urls::unreserved_chars);
-}
-
 }  // namespace
-
-bool valid_room_id(const std::string& id) {
-  return !id.empty() && tandem::util::is_valid_utf8(id) && tandem::util::count_code_points(id) <= 64 &&
-         !tandem::util::has_control_chars(id);
-}
 
 std::string iso_time(std::int64_t ms) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -71,20 +59,6 @@ Respond finishing(Respond respond, bool cors, std::string_view handler) {
     if (cors) add_cors(r);
     respond(std::move(r));
   };
-}
-
-// The endpoint a path names; "not_found" for none.
-std::string_view handler_of(const std::vector<std::string>& s) {
-  if (s.size() == 1) {
-    for (const std::string_view name : {"health", "ready", "metrics", "status"}) {
-      if (s[0] == name) return name;
-    }
-  }
-  if (s.size() == 4 && s[0] == "api" && s[1] == "rooms" && s[3] == "presence") return "presence";
-  if (s.size() == 3 && s[0] == "api" && s[1] == "short-id") return "short_id";
-  if (s.size() == 3 && s[0] == "api" && s[1] == "room") return "room_lookup";
-  if (!s.empty() && s[0] == "room" && (s.size() == 2 || s.size() == 3)) return "redirect";
-  return "not_found";
 }
 
 void presence(engine::Engine& engine, const std::string& room_id, Respond respond) {
@@ -124,14 +98,8 @@ void redirect(const config::Config& config, engine::Engine& engine, const std::s
               const std::string& pin, Respond respond) {
   engine.room_for_short_id(short_id, [&config, pin, respond = std::move(respond)](std::optional<std::string> room_id) {
     if (!room_id) return respond(text_response(404, "Room not found"));
-    std::string location = config.http.redirect_template;
-    const std::string placeholder = "{roomId}";
-    if (auto pos = location.find(placeholder); pos != std::string::npos) {
-      location.replace(pos, placeholder.size(), encode_component(*room_id));
-    }
-    if (!pin.empty()) location += (location.find('?') == std::string::npos ? "?pin=" : "&pin=") + encode_component(pin);
     net::HttpResponse r{302, "text/plain; charset=utf-8", "Found", {}};
-    r.headers.emplace_back("Location", location);
+    r.headers.emplace_back("Location", redirect_location(config.http.redirect_template, *room_id, pin));
     respond(std::move(r));
   });
 }
@@ -155,23 +123,16 @@ void HttpApi::handle(const net::HttpRequest& request, Respond respond) {
     r.handler = "invalid";
     return respond(std::move(r));
   }
-  auto parsed = boost::urls::parse_origin_form(request.target);
-  if (!parsed) {
+  const std::optional<Route> target = route(request.target);
+  if (!target) {
     auto r = json_response(400, {{"error", "malformed URL"}});
     add_cors(r);
     r.handler = "invalid";
     return respond(std::move(r));
   }
-  std::vector<std::string> segments;
-  for (auto segment : parsed->segments()) segments.push_back(segment);
-  // "/room/abc/" tolerates one trailing slash.
-  const bool is_room_path = !segments.empty() && segments.front() == "room";
-  if (is_room_path && segments.size() > 2 && segments.back().empty()) segments.pop_back();
-
-  const bool cors = (!segments.empty() && (segments.front() == "api" || segments.front() == "room" ||
-                                           (segments.size() == 1 && segments.front() == "status")));
-  const std::string_view handler = handler_of(segments);
-  Respond done = finishing(std::move(respond), cors, handler);
+  const std::vector<std::string>& segments = target->segments;
+  const std::string_view handler = target->handler;
+  Respond done = finishing(std::move(respond), target->cors, handler);
   // With server.internal_port the operators' endpoints are served there, and only they are: the
   // public port (the one an ingress publishes) answers neither metrics nor probes.
   const bool operator_path = handler == "health" || handler == "ready" || handler == "metrics";

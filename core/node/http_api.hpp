@@ -43,10 +43,6 @@ class HttpApi {
   util::KeyedLimiter lookups_;
 };
 
-// Room ids follow the JOIN rule of docs/protocol.md §2: 1-64 code points, valid UTF-8, no control
-// characters.
-bool valid_room_id(const std::string& id);
-
 // ISO-8601 UTC with milliseconds, e.g. "2026-11-27T03:04:05.123Z".
 std::string iso_time(std::int64_t epoch_ms);
 

@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 
 #include <array>
+#include <cmath>
 #include <utility>
 
 #include "core/proto/fields.hpp"
@@ -196,9 +197,28 @@ ParseResult parse_object(boost::json::object& object) {
   return frame;
 }
 
+// True when a number in `value` is not finite: Boost.JSON 1.81 reads a literal beyond a double's
+// range as infinity (1e400) or NaN (0e400) and would write it as `Infinity` or `NaN`, which no
+// JSON parser accepts. Depth is bounded by the parser's nesting limit.
+bool has_non_finite(const boost::json::value& value) {
+  if (value.is_double()) return !std::isfinite(value.get_double());
+  if (value.is_array()) {
+    for (const auto& item : value.get_array()) {
+      if (has_non_finite(item)) return true;
+    }
+  }
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.get_object()) {
+      if (has_non_finite(item)) return true;
+    }
+  }
+  return false;
+}
+
 // A URL is stored, audited (PostgreSQL's jsonb refuses U+0000) and shown to every member, or (a
 // peer's SYNC_RESPONSE) opened by its recipient: no control character (C0, DEL, C1) and at most
-// limits.max_url_bytes.
+// limits.max_url_bytes. An object passed on to other members must serialize to JSON again: numbers
+// are finite (§3 "Field errors"), also nested ones.
 void check_bounds(Frame& frame, const ParseLimits& limits) {
   if (frame.field_error) return;
   const auto bad_url = [&limits](const std::string& url) {
@@ -210,6 +230,14 @@ void check_bounds(Frame& frame, const ParseLimits& limits) {
   if (const auto* targeted = std::get_if<Targeted>(&frame.body);
       targeted != nullptr && targeted->url && bad_url(*targeted->url)) {
     frame.field_error = ErrorCode::bad_field;
+  }
+  const boost::json::object* passed_on = nullptr;
+  if (const auto* targeted = std::get_if<Targeted>(&frame.body)) passed_on = &targeted->body;
+  if (const auto* relay = std::get_if<Relay>(&frame.body)) passed_on = &relay->body;
+  if (passed_on != nullptr) {
+    for (const auto& [key, item] : *passed_on) {
+      if (has_non_finite(item)) frame.field_error = ErrorCode::bad_field;
+    }
   }
 }
 

@@ -50,7 +50,9 @@ Envelope decode_envelope(std::string_view payload) {
   Envelope env;
   try {
     env.room_id = std::string(o.at("r").as_string());
-    if (const auto* v = o.if_contains("v")) env.version = static_cast<std::uint64_t>(v->to_number<std::int64_t>());
+    // Versions and close codes are read in their own types: a negative version or an
+    // out-of-range code is malformed, never wrapped around.
+    if (const auto* v = o.if_contains("v")) env.version = v->to_number<std::uint64_t>();
     if (const auto* t = o.if_contains("t")) env.sent_at = t->to_number<std::int64_t>();
     for (const auto& item : o.at("f").as_array()) {
       const auto& a = item.as_array();
@@ -63,7 +65,7 @@ Envelope decode_envelope(std::string_view payload) {
     for (const auto& item : o.at("c").as_array()) {
       const auto& a = item.as_array();
       env.closes.push_back(room::Close{std::string(a.at(0).as_string()),
-                                       static_cast<std::uint16_t>(a.at(1).to_number<std::int64_t>()),
+                                       a.at(1).to_number<std::uint16_t>(),
                                        std::string(a.at(2).as_string())});
     }
     if (env.version != 0) {

@@ -43,7 +43,8 @@ std::string encode_envelope(const std::string& room_id, std::uint64_t version, r
                             const std::vector<room::OutFrame>& frames, const std::vector<room::Close>& closes,
                             std::string_view state_json);
 
-// Throws std::invalid_argument on a malformed envelope.
+// Throws std::invalid_argument on a malformed envelope (among others: a version that is not an
+// unsigned integer, a close code outside 0-65535).
 Envelope decode_envelope(std::string_view payload);
 
 }  // namespace tandem::engine::redis

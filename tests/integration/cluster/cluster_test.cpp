@@ -146,6 +146,18 @@ TEST_CASE("an envelope carries frames, closes, version and state through JSON", 
   CHECK_THROWS_AS(cluster::decode_envelope("[1]"), std::invalid_argument);
 }
 
+// Found by tests/fuzz/envelope_fuzz.cpp: a negative version was wrapped around to 2^64 - 75602000
+// (ahead of every real version of the room), and a close code beyond 65535 was cut to 16 bits.
+TEST_CASE("an envelope with a negative version or an out-of-range close code is malformed", "[cluster]") {
+  CHECK_THROWS_AS(cluster::decode_envelope(R"({"r":"1","v":-75602000,"f":[],"c":[],"s":null})"),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(cluster::decode_envelope(R"({"r":"1","t":1,"f":[],"c":[["n/1",65546,"x"]]})"),
+                  std::invalid_argument);
+  const auto env = cluster::decode_envelope(R"({"r":"1","t":1,"f":[],"c":[["n/1",4001,"x"]]})");
+  REQUIRE(env.closes.size() == 1);
+  CHECK(env.closes[0].code == 4001);
+}
+
 TEST_CASE("a commit plan targets the nodes of members before and after and of recipients", "[cluster]") {
   room::RoomState s;
   s.room_id = "r";

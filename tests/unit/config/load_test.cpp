@@ -167,3 +167,18 @@ TEST_CASE("process_environment reads the variables of this process", "[config]")
   REQUIRE(it != env.end());
   CHECK(it->second == "a=b");
 }
+
+// Found by tests/fuzz/config_fuzz.cpp: a value in invalid UTF-8 from the environment was accepted,
+// then --print-config wrote its bytes as other characters and JSON frames carried it unchanged.
+TEST_CASE("environment and flag values must be UTF-8 text, as in the file", "[config]") {
+  const std::string bad = "node-\xa2\x8d";
+  const std::string error = load_error(sources(nullptr, {{"TANDEM_SERVER_NODE_ID", bad}}));
+  CHECK(error.starts_with("env TANDEM_SERVER_NODE_ID: expected UTF-8 text (got \"node-"));
+  CHECK_THAT(load_error(sources(nullptr, {{"REDIS_HOST", bad}})), Catch::StartsWith("env REDIS_HOST: expected UTF-8"));
+  CHECK_THAT(load_error(sources(nullptr, {}, {{"http.trusted_proxies", "10.0.0.1," + bad}})),
+             Catch::StartsWith("flag http.trusted_proxies: each entry expected UTF-8 text"));
+  // A secret's bytes are not shown, whatever they are.
+  CHECK(load_error(sources(nullptr, {{"TANDEM_REDIS_PASSWORD", bad}})) ==
+        "env TANDEM_REDIS_PASSWORD: expected UTF-8 text (value hidden)");
+  CHECK(load(sources(nullptr, {{"TANDEM_SERVER_NODE_ID", "nœud-α"}})).server.node_id == "nœud-α");
+}

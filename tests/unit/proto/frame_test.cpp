@@ -305,3 +305,18 @@ TEST_CASE("a peer's SYNC_RESPONSE: typed currentTime, isPlaying and url, the URL
   }
   CHECK(sync(R"("url":")" + std::string(5000, 'a') + "\"").field_error == ErrorCode::bad_field);
 }
+
+// Found by tests/fuzz/proto_frame_fuzz.cpp: Boost.JSON 1.81 reads 1e400 as infinity and 0e400 as
+// NaN, and writes them as `Infinity` and `NaN`; the room passed such an object on, so every member
+// received a frame no JSON parser accepts.
+TEST_CASE("a passed-on object with a number beyond a double's range is bad_field", "[proto]") {
+  for (const std::string_view text : {R"({"type":"REACTION","n":1e400})",
+                                      R"({"type":"REACTION","nested":{"a":[1,-1e999]}})",
+                                      R"({"type":"OFFER","to":"u2","offer":{"n":0e400}})",
+                                      R"({"type":"PLAYBACK_ACK","to":"u3","n":[[[2E308]]]})"}) {
+    INFO(text);
+    CHECK(parsed(text).field_error == ErrorCode::bad_field);
+  }
+  // The largest finite double is a number like any other.
+  CHECK(body_of<Relay>(R"({"type":"REACTION","n":1.7976931348623157e308})").body.at("n").as_double() > 1e308);
+}
