@@ -311,27 +311,29 @@ test('limits.lookups_per_minute: short ids, /room, /api/room and presence per ad
 });
 
 test('http.max_conns_per_ip / http.max_connections: open HTTP connections are bounded per address (429) and per node (503); WebSockets do not count', async (t) => {
-  const srv = await startServer(t, { set: { 'http.max_conns_per_ip': 2, 'http.max_connections': 3 } });
+  // Scrapes go to the internal port, which is not counted: every count below is exact, and each
+  // step waits until the node has seen the connection before the next one comes.
+  const srv = await startServer(t, { internalPort: true, set: { 'http.max_conns_per_ip': 2, 'http.max_connections': 3 } });
+  const httpConnections = (n, message) =>
+    eventually(async () => metricValue(await metrics(srv.internal), 'tandem_http_connections') === n, { message });
   const idle = [await rawConnect(srv, { localAddress: '127.0.0.1' }), await rawConnect(srv, { localAddress: '127.0.0.1' })];
-  await eventually(async () => metricValue(await metrics(srv, { localAddress: '127.0.0.2' }), 'tandem_http_connections') === 3,
-    { message: 'the two idle connections counted (and the scrape)' });
+  await httpConnections(2, 'the two idle connections counted');
   const over = await rawConnect(srv, { localAddress: '127.0.0.1' });
   await over.closed;
   assert.match(over.data, /^HTTP\/1\.1 429 /, 'the third connection from 127.0.0.1');
   // 127.0.0.2 has its own allowance, but the node holds three at most.
   const other = await rawConnect(srv, { localAddress: '127.0.0.2' });
+  await httpConnections(3, 'the connection from 127.0.0.2 counted, the refused one not');
   const full = await rawConnect(srv, { localAddress: '127.0.0.3' });
   await full.closed;
   assert.match(full.data, /^HTTP\/1\.1 503 /, 'the fourth connection on the node');
   // Closing connections gives their places back; an upgraded connection gives its place back too.
   for (const c of [...idle, other]) c.socket.destroy();
-  // (The scrape's own connection is the one left.)
-  await eventually(async () => metricValue(await metrics(srv, { localAddress: '127.0.0.2' }), 'tandem_http_connections') === 1,
-    { message: 'places given back' });
+  await httpConnections(0, 'places given back');
   const members = await party(srv, 4, { roomId: newRoomId() });
   assert.equal(members.length, 4, 'WebSockets beyond the HTTP bounds');
-  const m = await metrics(srv, { localAddress: '127.0.0.2' });
-  assert.equal(metricValue(m, 'tandem_http_connections'), 1);
+  const m = await metrics(srv.internal);
+  assert.equal(metricValue(m, 'tandem_http_connections'), 0);
   assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'transport', code: '429' }), 1);
   assert.equal(metricValue(m, 'tandem_http_requests_total', { handler: 'transport', code: '503' }), 1);
 });

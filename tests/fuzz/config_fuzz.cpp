@@ -5,7 +5,7 @@
 // Invariants: any input gives a Config or a ConfigError (no other exception, no crash); a
 // secret's value appears in no error message and not in the redacted rendering (checked with a
 // password set through the environment); and the redacted rendering, loaded as a file, gives the
-// same Config with the secrets replaced by "***".
+// same Config with every secret (passwords, security.pin_secret) replaced by "***".
 
 #include <cstdint>
 #include <map>
@@ -82,6 +82,7 @@ void check_round_trip(const config::Config& config) {
   config::Config expected = config;
   if (expected.redis) expected.redis->password = "***";
   if (expected.postgres) expected.postgres->password = "***";
+  expected.security.pin_secret = "***";  // written as "***" even when empty
   FUZZ_CHECK(load(rendered, {}, {}) == expected);
 }
 
