@@ -258,7 +258,8 @@ constexpr KeySpec kKeys[] = {
         .hidden()
         .env("POSTGRES_PASSWORD"),
     key<&Config::postgres, &Postgres::pool_size>(
-        "postgres", "pool_size", "PostgreSQL connections held open.")
+        "postgres", "pool_size",
+        "Not used: a cluster node holds two PostgreSQL connections (the audit writer and the room lookups); accepted so that existing files load.")
         .range(1, 64)
         .env("POSTGRES_POOL_SIZE"),
     key<&Config::postgres, &Postgres::connect_timeout>(

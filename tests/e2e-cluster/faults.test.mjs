@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client } from '../e2e/lib/client.mjs';
 import { get, metricValue, metrics } from '../e2e/lib/http.mjs';
-import { eventually, roomId as newRoomId, sleep } from '../e2e/lib/util.mjs';
+import { eventually, roomId as newRoomId, sleep, userId as newUserId } from '../e2e/lib/util.mjs';
 import { assertAuditExactlyOnce, startCluster } from './lib/cluster.mjs';
 import { Member, spreadParty } from './lib/members.mjs';
 
@@ -127,6 +127,70 @@ test('Redis restart mid-party: nodes report 503, reconnect, resynchronise; membe
   const checked = assertAuditExactlyOnce(assert, cluster, roomId, clients);
   t.diagnostic(`reconnects: ${members.map((m) => m.reconnects).join(',')}; audited broadcasts checked: ${checked}, lost: 0`);
   for (const m of members) m.stop();
+});
+
+test('Redis loses its data while a room is idle: a re-join rebuilds it from PostgreSQL (url, position, host, guest control, PIN, seq); one ROOM_CREATED, no seq twice', async (t) => {
+  const cluster = await startCluster(t, { nodes: 2, privateRedis: true, set: { 'rooms.host_grace': '60s', 'rooms.empty_ttl': '10m' } });
+  const [n1, n2] = cluster.nodes;
+  const roomId = newRoomId('lost');
+  const pin = '2468';
+  const url = 'https://www.netflix.com/watch/80057281?t=1';
+  const a = await Client.connect(n1, { name: 'a' });
+  await a.join({ roomId, userId: newUserId('a'), username: 'A', pin });
+  const b = await Client.connect(n2, { name: 'b' });
+  await b.join({ roomId, userId: newUserId('b'), username: 'B', pin });
+  a.send({ type: 'URL_CHANGE', url, currentTime: 90 });
+  a.send({ type: 'PLAY_PAUSE', control: 'pause', currentTime: 100 });
+  a.send({ type: 'TOGGLE_GUEST_CONTROL', enabled: true });
+  await b.next('GUEST_CONTROL');
+  // Both go without LEAVE: the room waits, empty, for its members (rooms.empty_ttl).
+  a.terminate();
+  b.terminate();
+  const q = `'${roomId}'`;
+  await eventually(() => cluster.sql(`SELECT member_count FROM rooms WHERE id = ${q}`)[0]?.[0] === '0',
+    { timeoutMs: 10000, message: 'the empty room\'s snapshot in PostgreSQL' });
+  await cluster.auditDrained();
+  const before = cluster.auditEvents(roomId);
+  const lastSeq = Math.max(...before.map((e) => e.seq));
+
+  await cluster.privateRedis.restart();
+  for (const node of cluster.nodes) {
+    await eventually(async () => (await get(node, '/ready')).status === 200, { timeoutMs: 15000, message: `node ${node.port} ready again` });
+  }
+  assert.equal(cluster.redisCli('EXISTS', `${cluster.prefix}room:${roomId}`), '0', 'Redis lost the room');
+
+  const intruder = await Client.connect(n2, { name: 'intruder' });
+  intruder.sendJoin({ roomId, userId: newUserId('i') });
+  await intruder.expectError('bad_pin');
+  // The guest comes back first, on the other node: the absent host is still named (grace).
+  const b2 = await Client.connect(n2, { name: 'b2' });
+  const sb = await b2.join({ roomId, userId: b.userId, username: 'B', pin });
+  assert.equal(sb.url, url);
+  assert.equal(sb.isPlaying, false);
+  assert.ok(Math.abs(sb.currentTime - 100) < 0.5, `restored position ${sb.currentTime}, expected 100`);
+  assert.equal(sb.hostUserId, a.userId);
+  assert.equal(sb.guestControlEnabled, true);
+  assert.ok(sb.seq > lastSeq, `seq restarted: ${sb.seq} after ${lastSeq}`);
+  const a2 = await Client.connect(n1, { name: 'a2' });
+  const sa = await a2.join({ roomId, userId: a.userId, username: 'A', pin });
+  assert.equal(sa.hostUserId, a.userId);
+  assert.deepEqual(sa.users.map((u) => u.userId), [b.userId, a.userId]);
+  await b2.next({ type: 'USER_JOINED', userId: a.userId });
+  a2.send({ type: 'PLAY_PAUSE', control: 'play' });
+  await b2.next({ type: 'PLAY_PAUSE', userId: a.userId });
+  for (const m of [a2, b2]) m.assertSeqOrder();
+
+  await cluster.auditDrained();
+  const events = await eventually(() => {
+    const all = cluster.auditEvents(roomId);
+    return all.some((e) => e.type === 'PLAY_PAUSE' && e.seq > sa.seq) ? all : false;
+  }, { timeoutMs: 10000, message: 'the PLAY_PAUSE after the rebuild in PostgreSQL' });
+  assert.equal(events.filter((e) => e.type === 'ROOM_CREATED').length, 1, `one ROOM_CREATED: ${JSON.stringify(events.map((e) => `${e.type}@${e.seq}`))}`);
+  const broadcastSeqs = events.filter((e) => !['ROOM_CREATED', 'PIN_REJECTED', 'ROOM_ARCHIVED'].includes(e.type)).map((e) => e.seq);
+  assert.equal(new Set(broadcastSeqs).size, broadcastSeqs.length, `a seq used twice: ${JSON.stringify(events.map((e) => `${e.type}@${e.seq}`))}`);
+  const m = await metrics(n2);
+  assert.equal(metricValue(m, 'tandem_cluster_room_lookups_total', { result: 'restored' }), 1);
+  assertAllRunning(cluster);
 });
 
 test('PostgreSQL unreachable for 30 s mid-party: serving continues, the backlog waits in Redis (metrics) and drains after', async (t) => {

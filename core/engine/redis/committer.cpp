@@ -10,6 +10,7 @@
 #include "core/engine/records.hpp"
 #include "core/engine/redis/audit_copier.hpp"
 #include "core/engine/redis/link.hpp"
+#include "core/engine/redis/restorer.hpp"
 #include "core/engine/redis/router.hpp"
 #include "core/engine/redis/scripts.hpp"
 #include "core/util/address_group.hpp"
@@ -82,11 +83,13 @@ bool seats(const room::RoomState& s, const room::ConnId& conn) {
 
 }  // namespace
 
-RoomCommitter::RoomCommitter(Context& ctx, RedisLink& link, EnvelopeRouter& router, AuditCopier& copier)
+RoomCommitter::RoomCommitter(Context& ctx, RedisLink& link, EnvelopeRouter& router, AuditCopier& copier,
+                             RoomRestorer& restorer)
     : ctx_(ctx),
       link_(link),
       router_(router),
       copier_(copier),
+      restorer_(restorer),
       creations_(static_cast<double>(ctx.config.limits.rooms_per_ip_minute),
                  static_cast<double>(ctx.config.limits.rooms_per_ip_minute), kTrackedAddresses) {}
 
@@ -230,6 +233,9 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
   Result result;
   bool pin_checked = false;
   bool creation_checked = false;
+  bool restore_checked = false;
+  bool restored_here = false;  // r.state is a restored room not committed yet
+  std::vector<room::AuditRecord> restored_audit;  // audited removals of a restored room's members
   const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
   const auto give_up = std::chrono::steady_clock::now() + kCasBudget;
   for (int attempt = 0; std::chrono::steady_clock::now() < give_up; ++attempt) {
@@ -240,10 +246,27 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
       if (r.newer) {
         auto [version, state] = std::move(*r.newer);
         r.newer.reset();
-        if (version > r.version) adopt(r, version, std::move(state));
+        if (version > r.version) {
+          adopt(r, version, std::move(state));
+          restored_audit.clear();
+          restored_here = false;
+        }
       }
     }
     if (!r.loaded && !co_await load(r)) co_return result;
+    if (std::holds_alternative<room::JoinInput>(input) && !restore_checked && !r.state.exists && r.version == 0) {
+      // Redis holds no trace of the room (never created, or lost with Redis's data): PostgreSQL
+      // may hold it. Committed at expected version 0, so a room another node creates or restores
+      // meanwhile wins the compare-and-set and this one is dropped.
+      restore_checked = true;
+      if (auto restored = co_await restorer_.restore(r.id, epoch_ms())) {
+        if (!r.state.exists && r.version == 0) {
+          r.state = std::move(restored->state);
+          restored_audit = std::move(restored->audit);
+          restored_here = true;
+        }
+      }
+    }
     if (auto* join = std::get_if<room::JoinInput>(&input);
         join && !pin_checked && r.state.exists && !r.state.archived && r.state.pin) {
       join->addr_blocked = co_await address_blocked(join->client_addr);
@@ -266,6 +289,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     const Digest before = quiet_kind ? digest(r.state) : Digest{};
     const room::Millis now = std::max(epoch_ms(), r.state.last_activity);
     room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
+    if (!restored_audit.empty()) fx.audit.insert(fx.audit.begin(), restored_audit.begin(), restored_audit.end());
 
     bool needs_commit = !fx.audit.empty() || fx.archived ||
                         std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) { return f.sequenced; });
@@ -285,6 +309,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     }
     if (fx.join == room::JoinOutcome::pin_rejected) record_pin_failure(std::get<room::JoinInput>(input).client_addr);
     if (!needs_commit) {
+      if (restored_here) r.loaded = false;  // a refused JOIN commits no restored room: not cached
       router_.relay(r.id, fx);
       result.outcome = Outcome{true, fx.join, false, false};
       co_return result;
@@ -314,6 +339,8 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
       std::optional<room::RoomState> state;
       if (!reply.elements[2].text.empty()) state = room::from_json(boost::json::parse(reply.elements[2].text));
       adopt(r, static_cast<std::uint64_t>(reply.elements[1].integer), std::move(state));
+      restored_audit.clear();
+      restored_here = false;
       continue;
     }
     ctx_.metrics.backend_errors.with("redis").inc();

@@ -18,6 +18,7 @@ namespace tandem::engine::redis {
 class RedisLink;
 class EnvelopeRouter;
 class AuditCopier;
+class RoomRestorer;
 
 // The room committer: applies room::apply to this node's cached copy of a room and commits the
 // result to Redis with one compare-and-set script (commit_script), retrying on conflicts.
@@ -32,12 +33,14 @@ class AuditCopier;
 //   at once. A guest's POSITION_UPDATE changes only bookkeeping and is not committed; the
 //   controller's is committed only when it moves the position more than kPositionTolerance
 //   from the committed one extrapolated to now.
+// * A JOIN that would create a room Redis holds no trace of (no state, no tombstone) first asks
+//   the RoomRestorer: a room Redis lost comes back from PostgreSQL instead of being created anew.
 // * Connections of this node are bound to the room whose committed state seats them; an
 //   envelope that shows them unseated (another node's cleanup, a gap) unbinds and closes them
 //   1012 so that they rejoin.
 class RoomCommitter {
  public:
-  RoomCommitter(Context& ctx, RedisLink& link, EnvelopeRouter& router, AuditCopier& copier);
+  RoomCommitter(Context& ctx, RedisLink& link, EnvelopeRouter& router, AuditCopier& copier, RoomRestorer& restorer);
 
   // Applies and commits one input (see Engine::submit). `gone`, when given, is set to whether
   // the room is known not to exist afterwards.
@@ -112,6 +115,7 @@ class RoomCommitter {
   RedisLink& link_;
   EnvelopeRouter& router_;
   AuditCopier& copier_;
+  RoomRestorer& restorer_;
   std::unordered_map<std::string, std::shared_ptr<RoomEntry>> rooms_;
   std::unordered_map<room::ConnId, Binding> bindings_;
   util::KeyedLimiter creations_;  // rooms created per client address group (limits.rooms_per_ip_minute)

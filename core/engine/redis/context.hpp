@@ -58,6 +58,7 @@ struct EngineMetrics {
   metrics::Counter& audit_written;
   metrics::Counter& postgres_errors;
   metrics::Counter& dead_letters;  // records PostgreSQL refused as data (store::PgWriter)
+  metrics::CounterFamily& room_lookups;  // RoomRestorer, by result
 };
 
 // The identity and configuration every part needs.

@@ -15,6 +15,7 @@
 #include "core/engine/redis/context.hpp"
 #include "core/engine/redis/link.hpp"
 #include "core/engine/redis/liveness.hpp"
+#include "core/engine/redis/restorer.hpp"
 #include "core/engine/redis/router.hpp"
 #include "core/engine/redis/scripts.hpp"
 #include "core/util/random.hpp"
@@ -52,7 +53,11 @@ EngineMetrics::EngineMetrics(metrics::Registry& r)
       // The embedded mode registers the same family for its store (sqlite).
       dead_letters(r.counter_family("tandem_dead_letters_total", "Records a database refused as data, set aside",
                                     {"store"})
-                       .with("postgres")) {}
+                       .with("postgres")),
+      room_lookups(r.counter_family("tandem_cluster_room_lookups_total",
+                                    "Rooms a JOIN would create that Redis did not hold, looked up in PostgreSQL, by "
+                                    "result (restored, absent, unavailable, unreadable)",
+                                    {"result"})) {}
 
 void Context::spawn(awaitable<void> task, const char* what) {
   asio::co_spawn(io, std::move(task), [what](std::exception_ptr e) {
@@ -90,6 +95,7 @@ class RedisEngine::Impl {
   RedisLink link_;
   EnvelopeRouter router_;
   AuditCopier copier_;
+  RoomRestorer restorer_;
   RoomCommitter committer_;
   Liveness liveness_;
 
@@ -138,7 +144,8 @@ RedisEngine::Impl::Impl(const config::Config& config, metrics::Registry& registr
                                       [this] { link_up_.store(false); }}),
       router_(ctx_, link_),
       copier_(ctx_, link_),
-      committer_(ctx_, link_, router_, copier_),
+      restorer_(ctx_),
+      committer_(ctx_, link_, router_, copier_, restorer_),
       liveness_(ctx_, link_, committer_),
       audit_capacity_(static_cast<std::size_t>(config.audit.queue_capacity)) {
   router_.set_on_committed([this](Envelope& env) { committer_.on_envelope(env); });
@@ -398,6 +405,7 @@ bool RedisEngine::Impl::stop(std::chrono::milliseconds budget) {
     io_.stop();
   });
   thread_.join();
+  restorer_.stop();
   copier_.stop();
   return in_time;
 }

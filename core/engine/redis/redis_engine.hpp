@@ -23,6 +23,7 @@ namespace tandem::engine::redis {
 //   RoomCommitter    the room cache and the compare-and-set commits
 //   EnvelopeRouter   envelopes between nodes: this node's channel in, relays out
 //   AuditCopier      the audit stream to PostgreSQL, room snapshots, short ids
+//   RoomRestorer     rooms Redis lost, rebuilt from their PostgreSQL snapshots
 //   Liveness         this node's liveness key, the watchdog, the reaper of dead nodes
 //
 // Guarantees (with the node layer's per-connection order):
