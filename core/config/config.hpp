@@ -38,7 +38,9 @@ struct Http {
   Duration request_timeout = std::chrono::seconds(10);    // whole request deadline (100ms-5m)
   Duration keepalive_timeout = std::chrono::seconds(60);  // idle keep-alive connection (1s-1h)
   std::int64_t max_conns_per_ip = 128;   // open plain HTTP connections per TCP peer (proxies exempt)
-  std::int64_t max_connections = 2048;   // open plain HTTP connections on the node
+  // Open plain HTTP connections on the node: the extension keeps one /status keep-alive connection
+  // per viewer, so as many as WebSockets (server.max_connections).
+  std::int64_t max_connections = 19000;
   bool operator==(const Http&) const = default;
 };
 
@@ -53,6 +55,7 @@ struct Limits {
   std::int64_t max_room_members = 50;
   std::int64_t pin_attempts = 5;             // per connection, then close 1008
   std::int64_t pin_attempts_per_ip_minute = 20;
+  std::int64_t pin_attempts_per_room_minute = 30;
   Duration stale_after = std::chrono::seconds(20);
   std::int64_t relay_bytes_per_sec = 65536;  // relayed (client-written) frame bytes per connection
   std::int64_t send_queue_bytes = 1 << 20;   // per-connection outbound bound (4 KiB-256 MiB)
@@ -110,8 +113,10 @@ struct Postgres {
   std::string database = "tandem";
   std::string user = "tandem";
   std::string password;  // secret: never logged
-  std::int64_t pool_size = 4;  // connections (1-64)
+  std::int64_t pool_size = 4;  // not used (kept so that existing files load)
   Duration connect_timeout = std::chrono::seconds(5);
+  std::string sslmode;      // libpq sslmode; "" = libpq's own default (PGSSLMODE, else prefer)
+  std::string sslrootcert;  // CA bundle for verify-ca / verify-full; "" = libpq's default
   bool operator==(const Postgres&) const = default;
 };
 

@@ -21,6 +21,13 @@ constexpr std::int64_t MiB = 1024 * KiB;
 constexpr std::string_view kStatusDetails[] = {"caller", "full", "off"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr std::string_view kLogFormats[] = {"auto", "text", "json"};
+constexpr std::string_view kSslModes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+
+// libpq's sslmode values, or empty for libpq's own default.
+const char* ssl_mode(std::string_view text) {
+  if (text.empty() || std::find(std::begin(kSslModes), std::end(kSslModes), text) != std::end(kSslModes)) return nullptr;
+  return "expected disable, allow, prefer, require, verify-ca, verify-full or empty";
+}
 
 const char* http_url(std::string_view text) {
   if (text.starts_with("http://") || text.starts_with("https://")) return nullptr;
@@ -118,7 +125,8 @@ constexpr KeySpec kKeys[] = {
         "Open HTTP connections (not WebSockets) per client TCP address; trusted proxies are exempt. Beyond: 429.")
         .range(1, 1'000'000),
     key<&Config::http, &Http::max_connections>(
-        "http", "max_connections", "Open HTTP connections (not WebSockets) on the node. Beyond: 503.")
+        "http", "max_connections",
+        "Open HTTP connections (not WebSockets) on the node; the extension holds one /status connection per viewer. Beyond: 503.")
         .range(1, 1'000'000),
 
     // [limits]
@@ -152,6 +160,10 @@ constexpr KeySpec kKeys[] = {
         .range(1, 1000),
     key<&Config::limits, &Limits::pin_attempts_per_ip_minute>(
         "limits", "pin_attempts_per_ip_minute", "Wrong PINs per client address per minute.")
+        .range(1, 100'000),
+    key<&Config::limits, &Limits::pin_attempts_per_room_minute>(
+        "limits", "pin_attempts_per_room_minute",
+        "Wrong PINs per room per minute; beyond it only the addresses of the room's members may try.")
         .range(1, 100'000),
     key<&Config::limits, &Limits::stale_after>(
         "limits", "stale_after", "A connection silent this long counts as stale (see strict_identity).")
@@ -265,6 +277,13 @@ constexpr KeySpec kKeys[] = {
     key<&Config::postgres, &Postgres::connect_timeout>(
         "postgres", "connect_timeout", "Deadline for connecting to PostgreSQL.")
         .range(1ms, 5min),
+    key<&Config::postgres, &Postgres::sslmode>(
+        "postgres", "sslmode",
+        "TLS to PostgreSQL (libpq sslmode): disable, allow, prefer, require, verify-ca or verify-full; empty for libpq's default (PGSSLMODE, else prefer).")
+        .checked(&ssl_mode),
+    key<&Config::postgres, &Postgres::sslrootcert>(
+        "postgres", "sslrootcert",
+        "CA certificates (PEM file) that verify-ca and verify-full check the server against; empty for libpq's default (PGSSLROOTCERT, else ~/.postgresql/root.crt)."),
 
     // [cluster]
     key<&Config::cluster, &Cluster::node_ttl>(

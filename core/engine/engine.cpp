@@ -30,6 +30,7 @@ room::Settings room_settings(const config::Config& c) {
   s.strict_identity = c.security.strict_identity;
   s.pin_secret = c.security.pin_secret;
   s.max_pin_attempts = static_cast<std::size_t>(c.limits.pin_attempts);
+  s.pin_attempts_per_room_minute = static_cast<std::size_t>(c.limits.pin_attempts_per_room_minute);
   return s;
 }
 

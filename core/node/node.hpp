@@ -14,6 +14,7 @@
 #include "core/node/http_api.hpp"
 #include "core/node/node_metrics.hpp"
 #include "core/proto/frame.hpp"
+#include "core/util/bounded_worker.hpp"
 
 namespace tandem::config {
 struct Config;
@@ -85,6 +86,9 @@ class Node final : public net::Handler, public engine::EngineHost {
                      std::chrono::steady_clock::time_point received, std::function<void()> done);
   void process_join(const std::shared_ptr<Conn>& c, proto::Frame& frame,
                     std::chrono::steady_clock::time_point received, std::function<void()> done);
+  // The JOIN, its PIN already hashed if it has one, to the engine.
+  void submit_join(const std::shared_ptr<Conn>& c, engine::Submission submission, std::string previous,
+                   std::chrono::steady_clock::time_point received, std::function<void()> done);
   void reply(Conn& c, proto::ErrorCode code);
   std::string bound_room(Conn& c);
   // limits.relay_bytes_per_sec for a relayed frame of `bytes`; false: over the bound, drop it.
@@ -105,6 +109,9 @@ class Node final : public net::Handler, public engine::EngineHost {
 
   NodeMetrics metrics_;
   HttpApi api_;
+  // PBKDF2 of JOIN PINs (room::JoinInput::pin_proof), off the I/O threads. Last member: stopped
+  // (its queued jobs run) before anything they use is destroyed.
+  util::BoundedWorker pin_worker_;
 };
 
 }  // namespace tandem::node

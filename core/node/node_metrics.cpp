@@ -15,7 +15,9 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
       pending_frame_drops(r.counter("tandem_pending_frame_drops_total",
                                     "Frames refused because the connection had too many frames waiting")),
       relay_limited_frames(r.counter("tandem_relay_limited_frames_total",
-                                     "Relayed frames dropped because their sender was over limits.relay_bytes_per_sec")) {
+                                     "Relayed frames dropped because their sender was over limits.relay_bytes_per_sec")),
+      pin_hash_refusals(r.counter("tandem_pin_hash_refusals_total",
+                                  "JOINs with a PIN answered server_busy because the PIN worker's queue was full")) {
   static constexpr std::string_view kKnownTypes[] = {
       "POSITION_UPDATE", "PING", "HOST_HEARTBEAT", "PLAY_PAUSE", "REQUEST_SYNC", "JOIN", "OFFER", "ANSWER",
       "ICE_CANDIDATE", "SEEK", "READY", "URL_CHANGE", "LEAVE", "UPDATE_USERNAME", "TOGGLE_GUEST_CONTROL",

@@ -27,6 +27,7 @@ struct NodeMetrics {
   metrics::Counter& dropped_position_updates;
   metrics::Counter& pending_frame_drops;
   metrics::Counter& relay_limited_frames;
+  metrics::Counter& pin_hash_refusals;
 
  private:
   std::vector<std::pair<std::string_view, metrics::Counter*>> known_in_;

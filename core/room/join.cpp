@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <utility>
 
 #include "core/room/frames.hpp"
 #include "core/room/steps.hpp"
+#include "core/util/address_group.hpp"
 
 namespace tandem::room::detail {
 
@@ -13,6 +15,8 @@ void reject(Context& ctx, const JoinInput& input, ErrorCode code) {
   ctx.send_error(input.conn, code);
   ctx.fx.join = JoinOutcome::rejected;
 }
+
+constexpr Millis kPinWindow = 60'000;
 
 // A wrong attempt at a PIN-protected room: the engine counts it per connection and address.
 void reject_pin(Context& ctx, const JoinInput& input, ErrorCode code) {
@@ -30,7 +34,11 @@ void create_room(Context& ctx, const JoinInput& input) {
   fresh.exists = true;
   fresh.position_at = ctx.now;
   fresh.host_user_id = input.join.user_id;
-  if (input.join.pin) fresh.pin = hash_pin(*input.join.pin, input.pin_salt, ctx.settings.pin_secret);
+  if (input.join.pin) {
+    const bool proof_fits = input.pin_proof && input.pin_proof->salt == input.pin_salt &&
+                            input.pin_proof->peppered == !ctx.settings.pin_secret.empty();
+    fresh.pin = proof_fits ? *input.pin_proof : hash_pin(*input.join.pin, input.pin_salt, ctx.settings.pin_secret);
+  }
   fresh.created_at = ctx.now;
   fresh.last_activity = ctx.now;
   ctx.s = std::move(fresh);
@@ -100,6 +108,43 @@ void seat_joiner(Context& ctx, const JoinInput& input) {
   ctx.fx.join = JoinOutcome::joined;
 }
 
+// The JOIN's PIN against the room's: through the caller's proof when it was hashed with the
+// room's salt and pepper, else hashed here.
+bool pin_accepted(const Context& ctx, const JoinInput& input) {
+  const PinHash& stored = *ctx.s.pin;
+  const std::optional<PinHash>& proof = input.pin_proof;
+  if (proof && proof->salt == stored.salt && proof->peppered == stored.peppered) {
+    return detail::constant_time_equal(proof->hash, stored.hash);
+  }
+  return pin_matches(stored, *input.join.pin, ctx.settings.pin_secret);
+}
+
+// The room's wrong PINs of the last minute, at most Settings::pin_attempts_per_room_minute.
+void forget_old_pin_failures(Context& ctx) {
+  auto& failures = ctx.s.pin_failures;
+  const auto fresh = std::find_if(failures.begin(), failures.end(), [&](Millis at) { return at > ctx.now - kPinWindow; });
+  if (fresh != failures.begin()) {
+    failures.erase(failures.begin(), fresh);
+    ctx.mark_changed();
+  }
+}
+
+void count_pin_failure(Context& ctx) {
+  auto& failures = ctx.s.pin_failures;
+  failures.push_back(ctx.now);
+  const std::size_t limit = std::max<std::size_t>(1, ctx.settings.pin_attempts_per_room_minute);
+  if (failures.size() > limit) failures.erase(failures.begin(), failures.end() - static_cast<std::ptrdiff_t>(limit));
+  ctx.mark_changed();
+}
+
+// Whether the JOIN comes from the address group of a current member: at the room's bound, the
+// people already watching can still bring their own devices back.
+bool from_member_address(const Context& ctx, const JoinInput& input) {
+  const std::string group = util::address_group(input.client_addr);
+  return std::any_of(ctx.s.members.begin(), ctx.s.members.end(),
+                     [&](const Member& m) { return util::address_group(m.client_addr) == group; });
+}
+
 // PIN rules of §2 for a connection not yet seated here; true when the JOIN may proceed.
 bool pin_ok(Context& ctx, const JoinInput& input) {
   const proto::Join& join = input.join;
@@ -108,11 +153,19 @@ bool pin_ok(Context& ctx, const JoinInput& input) {
     ctx.close(input.conn, 1008, "Too many PIN attempts");
     return false;
   }
+  forget_old_pin_failures(ctx);
+  if (ctx.s.pin_failures.size() >= ctx.settings.pin_attempts_per_room_minute && !from_member_address(ctx, input)) {
+    // Refused unchecked and not counted for the room: it takes at most its bound of guesses a minute.
+    reject_pin(ctx, input, ErrorCode::too_many_attempts);
+    return false;
+  }
   if (join.pin_invalid) {
+    count_pin_failure(ctx);
     reject_pin(ctx, input, ErrorCode::invalid_pin);
     return false;
   }
-  if (!join.pin || !pin_matches(*ctx.s.pin, *join.pin, ctx.settings.pin_secret)) {
+  if (!join.pin || !pin_accepted(ctx, input)) {
+    count_pin_failure(ctx);
     reject_pin(ctx, input, ErrorCode::bad_pin);
     return false;
   }

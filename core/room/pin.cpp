@@ -47,6 +47,16 @@ bool pin_matches(const PinHash& stored, const std::string& pin, const std::strin
                                      stored.hash);
 }
 
+std::string pin_salt_for(const std::string& room_id) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  const std::string text = "tandem pin salt\n" + room_id;
+  if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  return util::hex(std::string_view(reinterpret_cast<const char*>(digest.data()), 16));
+}
+
 namespace detail {
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

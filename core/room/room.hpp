@@ -48,6 +48,10 @@ struct Settings {
   std::vector<std::string> allowed_url_prefixes = {"https://www.netflix.com/"};  // empty: any URL
   bool strict_identity = false;
   std::size_t max_pin_attempts = 5;  // per connection; the engine counts, the room reports
+  // Wrong PINs a room takes per minute (limits.pin_attempts_per_room_minute). Beyond it, JOINs
+  // that need the PIN are refused unchecked (too_many_attempts) unless they come from the address
+  // group of a current member.
+  std::size_t pin_attempts_per_room_minute = 30;
   std::string pin_secret;            // security.pin_secret
 };
 
@@ -97,6 +101,9 @@ struct RoomState {
   std::optional<Millis> host_grace_deadline;
   bool guest_control = false;
   std::optional<PinHash> pin;
+  // When the last wrong PINs were given (the last minute, at most
+  // Settings::pin_attempts_per_room_minute of them, oldest first).
+  std::vector<Millis> pin_failures;
   std::vector<Member> members;  // join order
   std::uint64_t seq = 0;
   std::optional<Gate> gate;
@@ -120,7 +127,11 @@ struct JoinInput {
   proto::Join join;
   std::string peer_id;         // fresh random id for this connection
   std::string session_token;   // fresh 32-hex token, used if the JOIN succeeds
-  std::string pin_salt;        // fresh salt (hex), used if this JOIN creates the room with a PIN
+  std::string pin_salt;        // salt (hex; pin_salt_for(room id)), used if this JOIN creates the room with a PIN
+  // hash_pin(join.pin, pin_salt, Settings::pin_secret), computed by the caller off the room's
+  // path (PBKDF2 is slow on purpose). The room uses it where its salt and pepper are the ones a
+  // check needs, and hashes itself otherwise (a PIN stored with another salt).
+  std::optional<PinHash> pin_proof;
   bool addr_blocked = false;   // the client address is over pin_attempts_per_ip_minute
   // Set by the engine when this JOIN would create the room and its room limits say no
   // (server_busy: the node holds limits.max_rooms; too_many_rooms: the address's creation rate).
@@ -239,5 +250,10 @@ RoomState from_json(const boost::json::value& value);
 PinHash hash_pin(const std::string& pin, const std::string& salt_hex, const std::string& secret = {});
 // A peppered hash never matches without the secret.
 bool pin_matches(const PinHash& stored, const std::string& pin, const std::string& secret = {});
+// The salt a room's PIN is hashed with: derived from the room id (SHA-256, 32 hex digits), so that
+// a JOIN's PIN can be hashed before the room is looked at (JoinInput::pin_proof). What keeps a
+// stored hash useless offline is the pepper (security.pin_secret), not the salt's secrecy; the
+// salt still differs per room, so one precomputed table does not serve two rooms.
+std::string pin_salt_for(const std::string& room_id);
 
 }  // namespace tandem::room

@@ -219,6 +219,11 @@ json::value to_json(const RoomState& state) {
   } else {
     out["pin"] = nullptr;
   }
+  if (!state.pin_failures.empty()) {
+    json::array failures;
+    for (const Millis at : state.pin_failures) failures.emplace_back(at);
+    out["pinFailures"] = std::move(failures);
+  }
   json::array members;
   for (const Member& member : state.members) members.emplace_back(member_json(member));
   out["members"] = std::move(members);
@@ -247,6 +252,12 @@ RoomState from_json(const json::value& value) {
   state.host_grace_deadline = in.optional_int64("hostGraceDeadline");
   state.guest_control = in.boolean("guestControl");
   if (in.has_value("pin")) state.pin = pin_from(in.at("pin"));
+  if (in.contains("pinFailures")) {
+    for (const json::value& at : in.array("pinFailures")) {
+      if (!at.is_int64()) in.fail("pinFailures", "an array of integers");
+      state.pin_failures.push_back(at.get_int64());
+    }
+  }
   for (const json::value& member : in.array("members")) state.members.push_back(member_from(member));
   state.seq = in.uint64("seq");
   if (in.has_value("gate")) state.gate = gate_from(in.at("gate"));

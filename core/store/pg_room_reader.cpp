@@ -60,10 +60,7 @@ void PgRoomReader::run() {
       batch.insert(batch.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
       queue_.erase(queue_.begin(), queue_.begin() + n);
     }
-    const bool ok = answer(batch);
-    std::lock_guard lock(mutex_);
-    failed_ = !ok;
-    if (!ok) failed_at_ = std::chrono::steady_clock::now();
+    answer(batch);
   }
 }
 
@@ -98,6 +95,12 @@ bool PgRoomReader::answer(std::deque<Request>& batch) {
       db_.reset();
     }
     ok = false;
+  }
+  {
+    // Recorded before anyone is answered: a lookup made from an answer already sees the failure.
+    std::lock_guard lock(mutex_);
+    failed_ = !ok;
+    if (!ok) failed_at_ = std::chrono::steady_clock::now();
   }
   for (auto& request : batch) {
     if (!ok) {

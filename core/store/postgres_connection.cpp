@@ -199,6 +199,8 @@ std::unique_ptr<Connection> open_postgres(const config::Postgres& settings) {
                          " dbname=" + quote_conninfo(settings.database) + " user=" + quote_conninfo(settings.user) +
                          " connect_timeout=" + std::to_string(timeout_s) + " application_name='tandem'";
   if (!settings.password.empty()) conninfo += " password=" + quote_conninfo(settings.password);
+  if (!settings.sslmode.empty()) conninfo += " sslmode=" + quote_conninfo(settings.sslmode);
+  if (!settings.sslrootcert.empty()) conninfo += " sslrootcert=" + quote_conninfo(settings.sslrootcert);
 
   std::unique_ptr<pqxx::connection> connection;
   try {

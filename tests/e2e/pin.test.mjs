@@ -65,6 +65,28 @@ test('PIN: the limits.pin_attempts-th wrong attempt on one connection still gets
   await d.join({ roomId, userId: newUserId('d'), pin: '2468' });
 });
 
+test('PIN: limits.pin_attempts_per_room_minute: beyond it a room checks no more PINs, except from its members\' addresses', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.pin_attempts_per_room_minute': 3, 'limits.pin_attempts_per_ip_minute': 100 } });
+  const roomId = newRoomId();
+  const host = await Client.connect(srv, { localAddress: '127.0.0.1' });
+  await host.join({ roomId, userId: newUserId('h'), pin: '2468' });
+  // Three wrong PINs from three addresses: each is checked and refused.
+  for (const addr of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+    const guesser = await Client.connect(srv, { localAddress: addr });
+    guesser.sendJoin({ roomId, userId: newUserId('g'), pin: '1111' });
+    await guesser.expectError('bad_pin');
+  }
+  // At the bound even the right PIN from a new address is refused unchecked ...
+  const newcomer = await Client.connect(srv, { localAddress: '127.0.0.5' });
+  newcomer.sendJoin({ roomId, userId: newUserId('n'), pin: '2468' });
+  const refused = await newcomer.expectError('too_many_attempts');
+  assert.equal(refused.code, 'too_many_attempts');
+  // ... while a member's address (another device of the host's household) still gets in.
+  const second = await Client.connect(srv, { localAddress: '127.0.0.1' });
+  await second.join({ roomId, userId: newUserId('s'), pin: '2468' });
+  await host.next({ type: 'USER_JOINED' });
+});
+
 test('PIN: malformed PINs (17 chars, non-integer number, object) are invalid_pin', async (t) => {
   const srv = await startServer(t, { set: { 'limits.pin_attempts': 50 } });
   const roomId = newRoomId();

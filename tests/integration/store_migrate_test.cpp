@@ -163,6 +163,33 @@ TEST_CASE("migrate reports an unreachable server on one line and exits 1", "[sto
   CHECK(r.err.find("s3cret") == std::string::npos);
 }
 
+TEST_CASE("postgres.sslmode and postgres.sslrootcert reach libpq; a bad sslmode is a configuration error", "[store][migrate]") {
+  PgSchema schema;
+  // verify-full with a CA file that does not exist cannot connect, whether or not the server
+  // offers TLS: libpq names the certificate file or the missing TLS support.
+  Env strict = schema.env();
+  strict["TANDEM_POSTGRES_SSLMODE"] = "verify-full";
+  strict["TANDEM_POSTGRES_SSLROOTCERT"] = "/nonexistent/tandem-ca.pem";
+  const auto refused = run_tandem({"migrate"}, strict);
+  CHECK(refused.code == 1);
+  CHECK(lines_of(refused.err).size() == 1);
+  CHECK((refused.err.find("/nonexistent/tandem-ca.pem") != std::string::npos ||
+         refused.err.find("SSL") != std::string::npos));
+  // disable: a plain connection, as the test server offers.
+  Env plain = schema.env();
+  plain["TANDEM_POSTGRES_SSLMODE"] = "disable";
+  const auto applied = run_tandem({"migrate"}, plain);
+  INFO(applied.err);
+  CHECK(applied.code == 0);
+
+  Env bad = schema.env();
+  bad["TANDEM_POSTGRES_SSLMODE"] = "always";
+  const auto usage = run_tandem({"migrate"}, bad);
+  CHECK(usage.code == 2);
+  CHECK(usage.err.find("postgres.sslmode") != std::string::npos);
+  CHECK(usage.err.find("expected disable, allow, prefer, require, verify-ca, verify-full or empty") != std::string::npos);
+}
+
 TEST_CASE("migrate reports a missing database on one line and exits 1", "[store][migrate]") {
   auto pg = test_pg_settings();
   pg.database = "tandem_missing_" + random_hex(8);

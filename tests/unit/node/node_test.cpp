@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/config/config.hpp"
@@ -125,6 +126,14 @@ struct Fixture {
   void send(const std::shared_ptr<FakeConnection>& c, const std::string& text) { node.message(c, text); }
   void join(const std::shared_ptr<FakeConnection>& c, const std::string& room_id, const std::string& user = "u1") {
     send(c, R"({"type":"JOIN","roomId":")" + room_id + R"(","userId":")" + user + R"("})");
+  }
+  // Waits until no frame is in progress: a JOIN with a PIN finishes on the node's PIN worker.
+  void settle() {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!node.idle()) {
+      REQUIRE(std::chrono::steady_clock::now() < give_up);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   tandem::config::Config config;
@@ -252,6 +261,7 @@ TEST_CASE("the limits.pin_attempts-th wrong PIN on one connection closes it 1008
   for (int i = 0; i < f.config.limits.pin_attempts; ++i) {
     CHECK(c->closes.empty());
     f.send(c, R"({"type":"JOIN","roomId":"r1","userId":"u1","pin":"0000"})");
+    f.settle();
   }
   REQUIRE(c->closes.size() == 1);
   CHECK(c->closes[0].first == 1008);
@@ -339,4 +349,37 @@ TEST_CASE("an HTTP answer that needs the engine is sent when the engine answers"
   const bool cors = std::any_of(response->headers.begin(), response->headers.end(),
                                 [](const auto& h) { return h.first == "Access-Control-Allow-Origin"; });
   CHECK(cors);
+}
+
+TEST_CASE("a JOIN's PIN reaches the engine hashed with the room's salt and the pin secret, off the caller's thread", "[node]") {
+  Fixture f;
+  f.config.security.pin_secret = "pepper";
+  auto c = f.connect(1);
+  const auto caller = std::this_thread::get_id();
+  std::thread::id submitted_on;
+  f.engine.outcome_for = [&submitted_on](const engine::Submission&) {
+    submitted_on = std::this_thread::get_id();
+    return engine::Outcome{true, room::JoinOutcome::joined, true, false};
+  };
+  f.send(c, R"({"type":"JOIN","roomId":"r1","userId":"u1","pin":"2468"})");
+  f.settle();
+  REQUIRE(f.engine.submitted.size() == 1);
+  const auto& in = join_input(f.engine.submitted[0]);
+  CHECK(in.pin_salt == room::pin_salt_for("r1"));
+  REQUIRE(in.pin_proof);
+  CHECK(*in.pin_proof == room::hash_pin("2468", room::pin_salt_for("r1"), "pepper"));
+  CHECK(in.pin_proof->peppered);
+  CHECK(submitted_on != caller);
+  // Frames after the JOIN wait for it: the connection's order holds across the worker.
+  f.send(c, R"({"type":"REQUEST_SYNC"})");
+  f.settle();
+  REQUIRE(f.engine.submitted.size() == 2);
+  CHECK(std::holds_alternative<room::FrameInput>(f.engine.submitted[1].input));
+
+  // Without a PIN nothing is hashed, and the JOIN goes to the engine at once.
+  auto d = f.connect(2);
+  f.join(d, "r2");
+  REQUIRE(f.engine.submitted.size() == 3);
+  CHECK_FALSE(join_input(f.engine.submitted[2]).pin_proof);
+  CHECK(submitted_on == caller);
 }

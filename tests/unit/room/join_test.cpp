@@ -116,8 +116,11 @@ TEST_CASE("fix: a wrong PIN gets bad_pin and leaves the socket unbound", "[room]
   CHECK(fx.frames[0].recipients == ss({"node-a/2"}));
   CHECK(fx.frames[0].frame == error("bad_pin", "Invalid or missing PIN"));
   CHECK(fx.closes.empty());
-  CHECK(room.state == before);
-  CHECK_FALSE(fx.changed);
+  // Nothing changes but the room's count of wrong PINs (limits.pin_attempts_per_room_minute).
+  RoomState expected = before;
+  expected.pin_failures = {room.now};
+  CHECK(room.state == expected);
+  CHECK(fx.changed);
   CHECK_FALSE(room.member("u2"));
   const AuditRecord& audit = only_audit(fx, "PIN_REJECTED");
   CHECK(audit.user_id == "u2");
@@ -457,4 +460,63 @@ TEST_CASE("JOIN into an empty kept room finds host, url and position again", "[r
   CHECK(state.at("currentTime") == 100);
   CHECK_FALSE(room.state.empty_since);
   CHECK_FALSE(room.state.empty_deadline);
+}
+
+TEST_CASE("the caller's PIN proof is used where it has the room's salt and pepper, and ignored elsewhere",
+          "[room][join][pin]") {
+  constexpr const char* kSalt = "00112233445566778899aabbccddeeff";  // the fixture's pin_salt
+  RoomFixture room;
+  // Creation stores the proof as the room's hash when it was made with the JOIN's salt.
+  const PinHash proof = hash_pin("2468", kSalt);
+  REQUIRE(room.join("node-a/1", "u1", {.pin = "2468", .pin_proof = proof}).join == JoinOutcome::joined);
+  REQUIRE(room.state.pin);
+  CHECK(*room.state.pin == proof);
+
+  // A proof with the room's salt decides on its own: the room does not hash again (a proof of
+  // another PIN turns away the right PIN, which shows whose answer counted).
+  CHECK(room.join("node-a/2", "u2", {.pin = "2468", .pin_proof = hash_pin("1111", kSalt)}).join ==
+        JoinOutcome::pin_rejected);
+  CHECK(room.join("node-a/3", "u3", {.pin = "1111", .pin_proof = hash_pin("2468", kSalt)}).join ==
+        JoinOutcome::joined);
+  // A proof with another salt, or another pepper, is ignored: the room hashes the PIN itself.
+  CHECK(room.join("node-a/4", "u4", {.pin = "2468", .pin_proof = hash_pin("1111", "abcd")}).join ==
+        JoinOutcome::joined);
+  CHECK(room.join("node-a/5", "u5", {.pin = "1111", .pin_proof = hash_pin("2468", kSalt, "pepper")}).join ==
+        JoinOutcome::pin_rejected);
+}
+
+TEST_CASE("a room's PIN salt is derived from its id: 32 hex digits, stable, different per room", "[room][pin]") {
+  const std::string a = pin_salt_for("room-a");
+  CHECK(a.size() == 32);
+  CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(pin_salt_for("room-a") == a);
+  CHECK(pin_salt_for("room-b") != a);
+}
+
+TEST_CASE("a room takes limits.pin_attempts_per_room_minute wrong PINs a minute; beyond, only its members' addresses are checked",
+          "[room][join][pin]") {
+  RoomFixture room;
+  room.settings.pin_attempts_per_room_minute = 2;
+  REQUIRE(room.join("node-a/1", "host", {.pin = "2468", .addr = "10.0.0.1"}).join == JoinOutcome::joined);
+  CHECK(has_error(room.join("node-a/2", "g1", {.pin = "1111", .addr = "10.0.0.2"}), "node-a/2", "bad_pin"));
+  room.now += 1'000;
+  CHECK(has_error(room.join("node-a/3", "g2", {.pin_invalid = true, .addr = "10.0.0.3"}), "node-a/3", "invalid_pin"));
+  CHECK(room.state.pin_failures == std::vector<Millis>{kStart, kStart + 1'000});
+
+  // At the bound: the right PIN from a new address is refused unchecked, and not counted.
+  const Effects refused = room.join("node-a/4", "n1", {.pin = "2468", .addr = "10.0.0.9"});
+  CHECK(refused.join == JoinOutcome::pin_rejected);
+  CHECK(has_error(refused, "node-a/4", "too_many_attempts"));
+  CHECK(audit_types(refused) == ss({"PIN_REJECTED"}));
+  CHECK(room.state.pin_failures.size() == 2);
+  // A member's address group (the same /64 for IPv6) is still checked: right joins, wrong counts.
+  CHECK(room.join("node-a/5", "h2", {.pin = "2468", .addr = "10.0.0.1"}).join == JoinOutcome::joined);
+  CHECK(has_error(room.join("node-a/6", "h3", {.pin = "0000", .addr = "10.0.0.1"}), "node-a/6", "bad_pin"));
+  CHECK(room.state.pin_failures == std::vector<Millis>{kStart + 1'000, kStart + 1'000});
+
+  // A minute after the failures, newcomers are checked again; the window survives persistence.
+  CHECK(from_json(to_json(room.state)) == room.state);
+  room.now += 60'000;
+  CHECK(room.join("node-a/7", "n1", {.pin = "2468", .addr = "10.0.0.9"}).join == JoinOutcome::joined);
+  CHECK(room.state.pin_failures.empty());
 }

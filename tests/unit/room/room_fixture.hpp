@@ -28,6 +28,7 @@ struct JoinOptions {
   std::string node = "node-a";
   std::string addr = "10.0.0.1";
   bool addr_blocked = false;
+  std::optional<PinHash> pin_proof;
 };
 
 // One room driven through apply() with a clock the test moves. Connections are named
@@ -60,6 +61,7 @@ class RoomFixture {
     input.session_token = token;
     input.pin_salt = "00112233445566778899aabbccddeeff";
     input.addr_blocked = options.addr_blocked;
+    input.pin_proof = options.pin_proof;
     return apply_input(input);
   }
 
