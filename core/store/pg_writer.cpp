@@ -159,7 +159,7 @@ PgWriter::Attempt PgWriter::attempt(const PgBatch& batch) {
           " guest_control_enabled = excluded.guest_control_enabled, updated_at = excluded.updated_at,"
           " archived_at = excluded.archived_at, state = excluded.state, member_count = excluded.member_count,"
           " seq = excluded.seq, snapshot = excluded.snapshot, last_activity = excluded.last_activity"
-          " WHERE rooms.last_activity <= excluded.last_activity";
+          " WHERE (rooms.last_activity, rooms.seq) <= (excluded.last_activity, excluded.seq)";
       db.query(sql, {r.room_id, r.host_user_id.empty() ? Value{} : Value{r.host_user_id}, r.url,
                      r.current_time, std::int64_t{r.is_playing ? 1 : 0}, std::int64_t{r.guest_control ? 1 : 0},
                      r.created_at, r.last_activity, r.state, r.member_count, static_cast<std::int64_t>(r.seq),

@@ -25,7 +25,9 @@ namespace tandem::store {
 class Connection;
 
 // What one PostgreSQL transaction writes: audit records (idempotent through event_uid), the
-// latest snapshot of some rooms (an older snapshot never overwrites a newer one), short ids.
+// latest snapshot of some rooms (an older snapshot never overwrites a newer one: snapshots are
+// ordered by (last_activity, seq), which never decreases along a room's commits — last_activity
+// alone does not move when members leave, and several nodes copy snapshots of one room), short ids.
 struct PgBatch {
   std::vector<engine::AuditEvent> events;
   std::vector<engine::RoomSnapshot> rooms;

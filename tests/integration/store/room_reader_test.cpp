@@ -138,3 +138,42 @@ TEST_CASE("PostgreSQL room reader: lookups still queued at stop are answered una
   });
   CHECK(answered);
 }
+
+TEST_CASE("PostgreSQL writer: a room's snapshot copied late never replaces a newer one, also when only seq tells them apart",
+          "[store][postgres]") {
+  PgSchema schema;
+  auto db = schema.connect();
+  store::Migrator(*db).up();
+  testing::PgSearchPath search_path(schema.name());
+  Counters counters;
+  store::PgWriter writer(schema.settings(), "node-t~abc123", counters.errors, counters.dead_letters);
+  const auto write = [&](engine::RoomSnapshot room) {
+    store::PgBatch batch;
+    batch.rooms = {std::move(room)};
+    std::promise<bool> written;
+    writer.write(batch, [&](bool ok) { written.set_value(ok); });
+    auto result = written.get_future();
+    REQUIRE(result.wait_for(kTimeout) == std::future_status::ready);
+    REQUIRE(result.get());
+  };
+  // Two members left one after the other, committed by two nodes: last_activity (the last frame)
+  // is the same in both snapshots, seq tells the later one. The later arrives first.
+  engine::RoomSnapshot later = snapshot("r-left", "idle", 6);
+  later.member_count = 0;
+  engine::RoomSnapshot earlier = later;
+  earlier.seq = 5;
+  earlier.member_count = 1;
+  write(later);
+  write(earlier);
+  auto rows = db->query("SELECT seq, member_count FROM rooms WHERE id = 'r-left'");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].integer(0) == 6);
+  CHECK(rows[0].integer(1) == 0);
+  // A newer last_activity wins whatever its seq (the same seq: a heartbeat moved the position).
+  engine::RoomSnapshot newer = later;
+  newer.last_activity += 1000;
+  newer.member_count = 2;
+  write(newer);
+  rows = db->query("SELECT seq, member_count FROM rooms WHERE id = 'r-left'");
+  CHECK(rows[0].integer(1) == 2);
+}
