@@ -43,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::optional<Envelope> env = decode(payload);
   if (!env) return 0;
   FUZZ_CHECK(!env->state || env->version != 0);
+  FUZZ_CHECK(!env->advance || (env->version != 0 && !env->state));
 
   // A node encodes frames it built as objects, with finite numbers (core/proto refuses others);
   // frames whose text is not such an object are left out.
@@ -58,12 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::string state_json = env->state ? json::serialize(room::to_json(*env->state)) : std::string();
   const std::string encoded =
-      engine::redis::encode_envelope(env->room_id, env->version, env->sent_at, frames, env->closes, state_json);
+      engine::redis::encode_envelope(env->room_id, env->version, env->sent_at, frames, env->closes, state_json,
+                                     env->advance);
   const std::optional<Envelope> again = decode(encoded);
   FUZZ_CHECK(again.has_value());
   FUZZ_CHECK(again->room_id == env->room_id && again->version == env->version && again->sent_at == env->sent_at);
   FUZZ_CHECK(same_closes(again->closes, env->closes));
   FUZZ_CHECK(again->state == env->state);
+  FUZZ_CHECK(again->advance == env->advance);
   FUZZ_CHECK(again->frames.size() == frames.size());
   for (std::size_t i = 0; i < frames.size(); ++i) {
     FUZZ_CHECK(again->frames[i].to == frames[i].recipients && again->frames[i].sequenced == frames[i].sequenced);

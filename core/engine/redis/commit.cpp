@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <cmath>
 #include <stdexcept>
 
@@ -14,6 +15,22 @@
 namespace tandem::engine::redis {
 
 namespace json = boost::json;
+
+namespace {
+
+// `nodes` with the nodes of every recipient and closed connection of `effects`, sorted and unique.
+std::vector<std::string> with_recipient_nodes(std::vector<std::string> nodes, const room::Effects& effects) {
+  for (const auto& f : effects.frames) {
+    for (const auto& r : f.recipients) nodes.emplace_back(node_of(r));
+  }
+  for (const auto& close : effects.closes) nodes.emplace_back(node_of(close.conn));
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  nodes.erase(std::remove(nodes.begin(), nodes.end(), std::string()), nodes.end());
+  return nodes;
+}
+
+}  // namespace
 
 std::vector<std::string> member_nodes(const room::RoomState& state) {
   std::vector<std::string> nodes;
@@ -40,14 +57,7 @@ Commit plan_commit(const room::RoomState& after, const std::vector<std::string>&
                       std::back_inserter(c.nodes_removed));
   std::vector<std::string> targets = nodes_before;
   targets.insert(targets.end(), nodes_after.begin(), nodes_after.end());
-  for (const auto& f : effects.frames) {
-    for (const auto& r : f.recipients) targets.emplace_back(node_of(r));
-  }
-  for (const auto& close : effects.closes) targets.emplace_back(node_of(close.conn));
-  std::sort(targets.begin(), targets.end());
-  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-  targets.erase(std::remove(targets.begin(), targets.end(), std::string()), targets.end());
-  c.target_nodes = std::move(targets);
+  c.target_nodes = with_recipient_nodes(std::move(targets), effects);
 
   if (!ended) {
     c.deadline = room::next_deadline(after);
@@ -67,6 +77,33 @@ Commit plan_commit(const room::RoomState& after, const std::vector<std::string>&
     c.audit.push_back(std::move(entry));
   }
   return c;
+}
+
+Commit plan_advance(const room::RoomState& after, const room::Effects& effects, std::uint64_t expected_version,
+                    room::Millis now) {
+  Commit c;
+  c.expected_version = expected_version;
+  c.advance = Advance{after.seq, after.last_activity};
+  c.envelope = encode_envelope(after.room_id, expected_version + 1, now, effects.frames, effects.closes, {}, c.advance);
+  c.target_nodes = with_recipient_nodes(member_nodes(after), effects);
+  return c;
+}
+
+std::optional<room::RoomState> stored_room(std::string_view s, std::string_view q, std::string_view a) {
+  if (s.empty()) return std::nullopt;
+  room::RoomState state = room::from_json(json::parse(s));
+  auto number = [](std::string_view text, auto& out) {
+    if (text.empty()) return;
+    std::remove_reference_t<decltype(out)> value{};
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      throw std::invalid_argument("room hash field is not a number: " + std::string(text));
+    }
+    out = std::max(out, value);
+  };
+  number(q, state.seq);
+  number(a, state.last_activity);
+  return state;
 }
 
 std::string status_summary(const room::RoomState& s) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/engine/redis/envelope.hpp"
 #include "core/room/room.hpp"
 
 namespace tandem::engine::redis {
@@ -27,6 +28,8 @@ struct AuditEntry {
 struct Commit {
   std::uint64_t expected_version = 0;
   std::string state;     // the new state JSON; empty: the room ended (a tombstone keeps the version)
+                         // or the commit is an advance
+  std::optional<Advance> advance;  // set: only seq and last activity moved (advance_script)
   std::string envelope;  // published as-is
   std::vector<std::string> target_nodes;   // nodes with members before or after, or with recipients
   std::vector<std::string> nodes_added;    // nodes that now have members here (index SADD)
@@ -44,6 +47,17 @@ std::vector<std::string> member_nodes(const room::RoomState& state);
 Commit plan_commit(const room::RoomState& after, const std::vector<std::string>& nodes_before,
                    const room::Effects& effects, std::uint64_t expected_version, room::Millis now,
                    const std::string& node_id, const std::function<std::string()>& next_uid);
+
+// A commit of a change that moved only `after.seq` and `after.last_activity` (see Advance): no
+// state, no index, deadline, status or audit changes; the envelope goes to the members' nodes
+// and the recipients'.
+Commit plan_advance(const room::RoomState& after, const room::Effects& effects, std::uint64_t expected_version,
+                    room::Millis now);
+
+// A room as Redis stores it: the hash fields s (state JSON, "" when absent), q and a (seq and
+// last activity of the advances committed since s was written, "" when none). nullopt when
+// there is no state. Throws on an unreadable state.
+std::optional<room::RoomState> stored_room(std::string_view s, std::string_view q, std::string_view a);
 
 // The room as /status shows it, in a form that changes only when what /status shows changes:
 // a playing room's position is kept as the wall-clock instant its video time 0 would have

@@ -122,11 +122,7 @@ awaitable<void> RoomCommitter::lock(std::shared_ptr<RoomEntry> r) {
 }
 
 void RoomCommitter::unlock(RoomEntry& r) {
-  if (r.newer) {
-    auto [version, state] = std::move(*r.newer);
-    r.newer.reset();
-    if (!r.loaded || version > r.version) adopt(r, version, std::move(state));
-  }
+  take_newer(r);
   if (r.lock_waiters.empty()) {
     r.locked = false;
     return;
@@ -134,6 +130,40 @@ void RoomCommitter::unlock(RoomEntry& r) {
   auto next = std::move(r.lock_waiters.front());
   r.lock_waiters.pop_front();
   next->cancel();
+}
+
+void RoomCommitter::note_newer(RoomEntry& r, std::uint64_t version, std::optional<room::RoomState> state,
+                               std::optional<Advance> advance) {
+  if (advance && r.newer && r.newer->version + 1 == version && (r.newer->state || r.newer->advance)) {
+    // Consecutive with what is kept: merge.
+    if (r.newer->state) {
+      r.newer->state->seq = advance->seq;
+      r.newer->state->last_activity = advance->last_activity;
+    } else {
+      r.newer->advance = advance;
+    }
+    r.newer->version = version;
+    return;
+  }
+  if (r.newer && r.newer->version >= version) return;
+  r.newer = Newer{version, std::move(state), advance, version - 1};
+}
+
+void RoomCommitter::take_newer(RoomEntry& r) {
+  if (!r.newer) return;
+  Newer n = std::move(*r.newer);
+  r.newer.reset();
+  if (!n.advance) {
+    if (!r.loaded || n.version > r.version) adopt(r, n.version, std::move(n.state));
+    return;
+  }
+  if (r.loaded && r.version == n.base && r.state.exists) {
+    r.state.seq = n.advance->seq;
+    r.state.last_activity = n.advance->last_activity;
+    r.version = n.version;
+  } else if (!r.loaded || n.version > r.version) {
+    r.loaded = false;  // the copy is not the one advanced: read the room again when needed
+  }
 }
 
 void RoomCommitter::adopt(RoomEntry& r, std::uint64_t version, std::optional<room::RoomState> state) {
@@ -155,21 +185,19 @@ void RoomCommitter::remember_position(RoomEntry& r) {
 }
 
 awaitable<bool> RoomCommitter::load(RoomEntry& r) {
-  const auto reply = co_await link_.callv("HMGET", ctx_.keys.room(r.id), "v", "s");
-  if (reply.type != Reply::Type::array || reply.elements.size() != 2) {
+  const auto reply = co_await link_.callv("HMGET", ctx_.keys.room(r.id), "v", "s", "q", "a");
+  if (reply.type != Reply::Type::array || reply.elements.size() != 4) {
     ctx_.metrics.backend_errors.with("redis").inc();
     co_return false;
   }
   std::uint64_t version = 0;
   if (reply.elements[0].type == Reply::Type::string) version = std::stoull(reply.elements[0].text);
   std::optional<room::RoomState> state;
-  if (reply.elements[1].type == Reply::Type::string) {
-    try {
-      state = room::from_json(boost::json::parse(reply.elements[1].text));
-    } catch (const std::exception& e) {
-      spdlog::error("cluster: room {} has an unreadable state in Redis: {}", r.id, e.what());
-      co_return false;
-    }
+  try {
+    state = stored_room(reply.elements[1].text, reply.elements[2].text, reply.elements[3].text);
+  } catch (const std::exception& e) {
+    spdlog::error("cluster: room {} has an unreadable state in Redis: {}", r.id, e.what());
+    co_return false;
   }
   adopt(r, version, std::move(state));
   co_return true;
@@ -237,20 +265,18 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
   bool restored_here = false;  // r.state is a restored room not committed yet
   std::vector<room::AuditRecord> restored_audit;  // audited removals of a restored room's members
   const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
+  const auto* frame_input = std::get_if<room::FrameInput>(&input);
+  const bool relay_kind = frame_input && std::holds_alternative<proto::Relay>(frame_input->frame.body);
   const auto give_up = std::chrono::steady_clock::now() + kCasBudget;
   for (int attempt = 0; std::chrono::steady_clock::now() < give_up; ++attempt) {
     if (attempt >= kCasEagerAttempts) {
       // Several nodes keep committing to this room at once: step back a random moment.
       std::uniform_int_distribution<std::int64_t> pause(0, kCasJitter.count());
       co_await sleep_for(std::chrono::microseconds(pause(ctx_.random)));
-      if (r.newer) {
-        auto [version, state] = std::move(*r.newer);
-        r.newer.reset();
-        if (version > r.version) {
-          adopt(r, version, std::move(state));
-          restored_audit.clear();
-          restored_here = false;
-        }
+      if (r.newer && r.newer->version > r.version) {
+        take_newer(r);
+        restored_audit.clear();
+        restored_here = false;
       }
     }
     if (!r.loaded && !co_await load(r)) co_return result;
@@ -287,6 +313,8 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     std::vector<std::string> nodes_before;
     if (membership) nodes_before = member_nodes(r.state);
     const Digest before = quiet_kind ? digest(r.state) : Digest{};
+    const std::size_t members_before = r.state.members.size();
+    const std::string host_before = relay_kind ? r.state.host_user_id : std::string();
     const room::Millis now = std::max(epoch_ms(), r.state.last_activity);
     room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
     if (!restored_audit.empty()) fx.audit.insert(fx.audit.begin(), restored_audit.begin(), restored_audit.end());
@@ -316,11 +344,24 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     }
 
     const bool ended = fx.archived || !r.state.exists;
-    if (!membership) nodes_before = member_nodes(r.state);
-    Commit commit = plan_commit(r.state, nodes_before, fx, r.version, now, ctx_.instance, [this] { return ctx_.next_uid(); });
-    std::vector<std::string> args =
-        commit_arguments(ctx_.keys, r.id, commit, ctx_.config.rooms.short_id_ttl.count(), kTombstoneTtlMs);
-    auto reply = co_await link_.eval(commit_script(), std::move(args));
+    // A generic relay's broadcast moved only seq and last activity (and its sender's last_seen,
+    // which strict identity commits on its own): committed as an advance, without the state.
+    const bool advance = relay_kind && !ended && fx.audit.empty() && fx.closes.empty() &&
+                         r.state.members.size() == members_before && r.state.host_user_id == host_before &&
+                         digest(r.state) == before;
+    Commit commit;
+    Reply reply;
+    if (advance) {
+      commit = plan_advance(r.state, fx, r.version, now);
+      reply = co_await link_.eval(advance_script(), advance_arguments(ctx_.keys, r.id, commit,
+                                                                      ctx_.config.rooms.short_id_ttl.count()));
+    } else {
+      if (!membership) nodes_before = member_nodes(r.state);
+      commit = plan_commit(r.state, nodes_before, fx, r.version, now, ctx_.instance, [this] { return ctx_.next_uid(); });
+      reply = co_await link_.eval(commit_script(), commit_arguments(ctx_.keys, r.id, commit,
+                                                                    ctx_.config.rooms.short_id_ttl.count(),
+                                                                    kTombstoneTtlMs));
+    }
     if (is_ok_array(reply) && reply.elements[0].integer == 1) {
       const bool targeted_here = std::find(commit.target_nodes.begin(), commit.target_nodes.end(), ctx_.instance) !=
                                  commit.target_nodes.end();
@@ -334,10 +375,10 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
       after_commit(r, ended, commit, origin, now);
       co_return result;
     }
-    if (is_ok_array(reply) && reply.elements[0].integer == 0 && reply.elements.size() == 3) {
+    if (is_ok_array(reply) && reply.elements[0].integer == 0 && reply.elements.size() == 5) {
       ctx_.metrics.cas_retries.inc();
-      std::optional<room::RoomState> state;
-      if (!reply.elements[2].text.empty()) state = room::from_json(boost::json::parse(reply.elements[2].text));
+      std::optional<room::RoomState> state =
+          stored_room(reply.elements[2].text, reply.elements[3].text, reply.elements[4].text);
       adopt(r, static_cast<std::uint64_t>(reply.elements[1].integer), std::move(state));
       restored_audit.clear();
       restored_here = false;
@@ -373,7 +414,8 @@ void RoomCommitter::after_commit(RoomEntry& r, bool ended, const Commit& commit,
   if ((r.state.created_at != 0 || ended) &&
       (ended || !commit.audit.empty() || now - r.snapshot_at >= kSnapshotInterval)) {
     r.snapshot_at = now;
-    copier_.put_snapshot(room_snapshot(r.state, ended, commit.state, now));
+    const std::string document = commit.advance ? boost::json::serialize(room::to_json(r.state)) : commit.state;
+    copier_.put_snapshot(room_snapshot(r.state, ended, document, now));
   }
   if (ended) {
     r.state = room::RoomState{};
@@ -422,7 +464,7 @@ void RoomCommitter::on_envelope(Envelope& env) {
                                                   [&](const room::Member& m) { return m.node_id == ctx_.instance; });
   if (!r) {
     // No work and no members here: just this envelope's frames (e.g. an ERROR to a connection
-    // whose JOIN another node's commit answered).
+    // whose JOIN another node's commit answered). An advance changes no membership.
     router_.deliver(env);
     if (!has_local) return;
     r = entry(env.room_id);
@@ -440,7 +482,9 @@ void RoomCommitter::on_envelope(Envelope& env) {
     router_.deliver(env);
   }
   r->processed = env.version;
-  r->delivered = has_local ? std::optional(env.version) : std::nullopt;
+  // An advance keeps the membership of the version before.
+  const bool members_here = env.advance ? r->delivered.has_value() : has_local;
+  r->delivered = members_here ? std::optional(env.version) : std::nullopt;
 
   // Connections of this node the room no longer seats: unbound; those the envelope does not
   // close itself (a dead-node cleanup that wrongly removed this node) are closed 1012.
@@ -450,7 +494,7 @@ void RoomCommitter::on_envelope(Envelope& env) {
       it = r->local_bound.erase(it);
       continue;
     }
-    const bool seated = env.state && seats(*env.state, *it);
+    const bool seated = env.advance || (env.state && seats(*env.state, *it));
     if (seated || env.version <= b->second.version) {
       ++it;
       continue;
@@ -466,11 +510,8 @@ void RoomCommitter::on_envelope(Envelope& env) {
     }
   }
 
-  if (r->locked) {
-    if (!r->newer || r->newer->first < env.version) r->newer.emplace(env.version, std::move(env.state));
-  } else if (!r->loaded || env.version > r->version) {
-    adopt(*r, env.version, std::move(env.state));
-  }
+  note_newer(*r, env.version, std::move(env.state), env.advance);
+  if (!r->locked) take_newer(*r);
   for (auto it = r->waiters.begin(); it != r->waiters.end() && it->first <= env.version; ++it) it->second->cancel();
   release(r);
 }

@@ -64,6 +64,14 @@ class RoomCommitter {
   bool has_members_here(const std::string& room_id) const;
 
  private:
+  // A committed change this node learnt of: the state at `version` (nullopt: ended) or, with
+  // `advance`, the state at `base` advanced (consecutive advances merge: see Advance).
+  struct Newer {
+    std::uint64_t version = 0;
+    std::optional<room::RoomState> state;
+    std::optional<Advance> advance;
+    std::uint64_t base = 0;
+  };
   struct RoomEntry {
     std::string id;
     room::RoomState state;
@@ -75,8 +83,8 @@ class RoomCommitter {
     bool committed_playing = false;
     bool locked = false;
     std::deque<std::shared_ptr<asio::steady_timer>> lock_waiters;
-    // A newer committed state that arrived while the entry was locked (nullopt state: ended).
-    std::optional<std::pair<std::uint64_t, std::optional<room::RoomState>>> newer;
+    // A newer committed change that arrived while the entry was locked (see note_newer).
+    std::optional<Newer> newer;
     std::optional<std::uint64_t> processed;  // last envelope version handled
     std::optional<std::uint64_t> delivered;  // same, while this node has members (gap detection)
     std::multimap<std::uint64_t, std::shared_ptr<asio::steady_timer>> waiters;
@@ -101,6 +109,11 @@ class RoomCommitter {
   void unlock(RoomEntry& r);
   awaitable<bool> load(RoomEntry& r);
   void adopt(RoomEntry& r, std::uint64_t version, std::optional<room::RoomState> state);
+  // Keeps a committed change in r.newer (merged with what is there); take_newer applies it to
+  // the cached copy, or marks the copy for reloading when it cannot.
+  static void note_newer(RoomEntry& r, std::uint64_t version, std::optional<room::RoomState> state,
+                         std::optional<Advance> advance);
+  void take_newer(RoomEntry& r);
   void remember_position(RoomEntry& r);
   awaitable<Result> apply_and_commit(RoomEntry& r, room::Input& input, const room::ConnId& origin);
   void after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin, room::Millis now);

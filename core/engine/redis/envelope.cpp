@@ -12,7 +12,7 @@ namespace json = boost::json;
 
 std::string encode_envelope(const std::string& room_id, std::uint64_t version, room::Millis sent_at,
                             const std::vector<room::OutFrame>& frames, const std::vector<room::Close>& closes,
-                            std::string_view state_json) {
+                            std::string_view state_json, const std::optional<Advance>& advance) {
   json::array f;
   f.reserve(frames.size());
   for (const auto& out : frames) {
@@ -31,8 +31,12 @@ std::string encode_envelope(const std::string& room_id, std::uint64_t version, r
   head["t"] = sent_at;
   head["f"] = std::move(f);
   head["c"] = std::move(c);
+  if (version != 0 && advance) {
+    head["q"] = advance->seq;
+    head["a"] = advance->last_activity;
+  }
   std::string out = json::serialize(head);
-  if (version != 0) {
+  if (version != 0 && !advance) {
     // Splice the state in without parsing it again: `{…,"s":<state>}`.
     out.pop_back();
     out += ",\"s\":";
@@ -69,8 +73,11 @@ Envelope decode_envelope(std::string_view payload) {
                                        std::string(a.at(2).as_string())});
     }
     if (env.version != 0) {
-      const auto& s = o.at("s");
-      if (!s.is_null()) env.state = room::from_json(s);
+      if (const auto* s = o.if_contains("s")) {
+        if (!s->is_null()) env.state = room::from_json(*s);
+      } else {
+        env.advance = Advance{o.at("q").to_number<std::uint64_t>(), o.at("a").to_number<std::int64_t>()};
+      }
     }
   } catch (const std::invalid_argument&) {
     throw;

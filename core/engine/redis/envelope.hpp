@@ -18,9 +18,20 @@ namespace tandem::engine::redis {
 // closes, and — for a committed change — the room's new version and state, so that every node
 // with members keeps an exact copy of the room without asking Redis.
 //
+// A committed change that moved only the room's `seq` and `last_activity` (a generic relay's
+// broadcast, issue "a relay does not rewrite the room"): the state at the version before, with
+// these two values, is the state at the envelope's version. Both are absolute values, so the
+// latest of several consecutive advances stands for all of them.
+struct Advance {
+  std::uint64_t seq = 0;
+  room::Millis last_activity = 0;
+  bool operator==(const Advance&) const = default;
+};
+
 // Wire form (JSON): {"r": room id, "v": version (absent for an uncommitted relay), "t": epoch
 // ms when it was committed, "f": [[[conn…], "frame text"], …], "c": [[conn, code, reason], …],
-// "s": room state (room::to_json; absent for relays; null when the room ended)}.
+// and for a committed change either "s": room state (room::to_json; null when the room ended)
+// or "q": seq, "a": last activity (an Advance)}.
 struct Envelope {
   struct Frame {
     std::vector<room::ConnId> to;
@@ -33,15 +44,18 @@ struct Envelope {
   room::Millis sent_at = 0;
   std::vector<Frame> frames;
   std::vector<room::Close> closes;
-  // Committed envelopes: the state after the change (nullopt when the room ended).
+  // Committed envelopes: the state after the change (nullopt when the room ended), or, when
+  // `advance` is set, nothing: the state before advanced.
   std::optional<room::RoomState> state;
+  std::optional<Advance> advance;
 };
 
 // Serializes the frames of `effects` (each once). `state_json` is room::to_json(state) already
-// serialized, or empty for a relay / ended room (`ended` tells which).
+// serialized, or empty for a relay / ended room. With `advance` (and a version) the envelope
+// carries the advance instead of a state.
 std::string encode_envelope(const std::string& room_id, std::uint64_t version, room::Millis sent_at,
                             const std::vector<room::OutFrame>& frames, const std::vector<room::Close>& closes,
-                            std::string_view state_json);
+                            std::string_view state_json, const std::optional<Advance>& advance = std::nullopt);
 
 // Throws std::invalid_argument on a malformed envelope (among others: a version that is not an
 // unsigned integer, a close code outside 0-65535).

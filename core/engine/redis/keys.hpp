@@ -16,7 +16,9 @@ using util::hex;
 // key names (room ids as hash fields or sorted-set members) are stored raw: they are data.
 //
 //   {p}room:{hex room}          hash  v = version, s = room state JSON (absent: no room; a
-//                                     version-only hash is an archived room's tombstone, TTL)
+//                                     version-only hash is an archived room's tombstone, TTL),
+//                                     q / a = seq and last activity of the relays committed
+//                                     since s was written (advance_script; absent: none)
 //   {p}deadlines                zset  room id -> next deadline (epoch ms)
 //   {p}status                   hash  room id -> /status summary JSON
 //   {p}audit                    stream of audit records, consumer group "tandem"

@@ -25,9 +25,11 @@ local cur = redis.call('HGET', KEYS[1], 'v')
 local curv = 0
 if cur then curv = tonumber(cur) end
 if curv ~= tonumber(ARGV[1]) then
-  return {0, curv, redis.call('HGET', KEYS[1], 's') or ''}
+  local f = redis.call('HMGET', KEYS[1], 's', 'q', 'a')
+  return {0, curv, f[1] or '', f[2] or '', f[3] or ''}
 end
 local newv = curv + 1
+redis.call('HDEL', KEYS[1], 'q', 'a')
 if ARGV[2] == '' then
   redis.call('HSET', KEYS[1], 'v', newv)
   redis.call('HDEL', KEYS[1], 's')
@@ -70,6 +72,29 @@ end
 return {1, newv}
 )lua";
 
+// KEYS: 1 room, 2 room's short id
+// ARGV: 1 expected version, 2 seq, 3 last activity, 4 envelope, 5 short id ttl ms,
+//       6 short id key prefix, 7.. channels
+// The state stays as it is: q and a say how far the advances since it was written moved it.
+constexpr std::string_view kAdvance = R"lua(
+local cur = redis.call('HGET', KEYS[1], 'v')
+local curv = 0
+if cur then curv = tonumber(cur) end
+if curv ~= tonumber(ARGV[1]) or redis.call('HEXISTS', KEYS[1], 's') == 0 then
+  local f = redis.call('HMGET', KEYS[1], 's', 'q', 'a')
+  return {0, curv, f[1] or '', f[2] or '', f[3] or ''}
+end
+local newv = curv + 1
+redis.call('HSET', KEYS[1], 'v', newv, 'q', ARGV[2], 'a', ARGV[3])
+local sid = redis.call('GET', KEYS[2])
+if sid then
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('PEXPIRE', ARGV[6] .. sid, ARGV[5])
+end
+for i = 7, #ARGV do redis.call('PUBLISH', ARGV[i], ARGV[4]) end
+return {1, newv}
+)lua";
+
 // KEYS: 1 room, 2 deadlines, 3 status, 4.. node room indexes
 // ARGV: 1 version, 2 state, 3 deadline ("" = none), 4 room id, 5 status summary
 constexpr std::string_view kSeed = R"lua(
@@ -77,6 +102,7 @@ if redis.call('HEXISTS', KEYS[1], 's') == 1 then return 0 end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if cur >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 's', ARGV[2])
+redis.call('HDEL', KEYS[1], 'q', 'a')
 redis.call('PERSIST', KEYS[1])
 if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
@@ -113,6 +139,10 @@ return {'', 0}
 
 const Script& commit_script() {
   static const Script script = make("commit", kCommit);
+  return script;
+}
+const Script& advance_script() {
+  static const Script script = make("advance", kAdvance);
   return script;
 }
 const Script& seed_script() {
@@ -155,6 +185,19 @@ std::vector<std::string> commit_arguments(const Keys& keys, const std::string& r
     args.push_back(std::to_string(entry.fields.size()));
     args.insert(args.end(), entry.fields.begin(), entry.fields.end());
   }
+  return args;
+}
+
+std::vector<std::string> advance_arguments(const Keys& keys, const std::string& room_id, const Commit& c,
+                                           std::int64_t short_id_ttl_ms) {
+  std::vector<std::string> args{"2", keys.room(room_id), keys.room_short_id(room_id)};
+  args.push_back(std::to_string(c.expected_version));
+  args.push_back(std::to_string(c.advance ? c.advance->seq : 0));
+  args.push_back(std::to_string(c.advance ? c.advance->last_activity : 0));
+  args.push_back(c.envelope);
+  args.push_back(std::to_string(short_id_ttl_ms));
+  args.push_back(keys.short_id_prefix());
+  for (const auto& n : c.target_nodes) args.push_back(keys.node_channel(n));
   return args;
 }
 

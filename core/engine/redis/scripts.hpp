@@ -19,8 +19,13 @@ struct Script {
 };
 
 // Commit one room change (see Commit). Replies [1, new version] or, when the stored version is
-// not the expected one, [0, stored version, stored state or ""] and changes nothing.
+// not the expected one, [0, stored version, s, q, a] (the room hash's fields, "" when absent;
+// see stored_room) and changes nothing.
 const Script& commit_script();
+// Commit an advance (Commit::advance, see plan_advance): the version, q and a, the short id's
+// TTL, and the envelope; the state is not rewritten. Replies like commit_script (also [0, …]
+// when the room has no state).
+const Script& advance_script();
 // Writes a node's copy of a room that Redis lost (after a Redis restart without persistence),
 // unless the room is there again. Replies 1 (seeded) or 0.
 const Script& seed_script();
@@ -32,6 +37,10 @@ const Script& short_id_script();
 // Arguments after "EVALSHA <sha>" for commit_script().
 std::vector<std::string> commit_arguments(const Keys& keys, const std::string& room_id, const Commit& commit,
                                           std::int64_t short_id_ttl_ms, std::int64_t tombstone_ttl_ms);
+
+// Arguments after "EVALSHA <sha>" for advance_script().
+std::vector<std::string> advance_arguments(const Keys& keys, const std::string& room_id, const Commit& commit,
+                                           std::int64_t short_id_ttl_ms);
 
 // Arguments after "EVALSHA <sha>" for seed_script().
 std::vector<std::string> seed_arguments(const Keys& keys, const std::string& room_id, std::uint64_t version,

@@ -88,6 +88,13 @@ room::JoinInput join(const std::string& room_id, const std::string& user, const 
   return in;
 }
 
+tandem::proto::Frame proto_relay(const std::string& type) {
+  tandem::proto::Frame f;
+  f.type = type;
+  f.body = tandem::proto::Relay{boost::json::object{{"type", type}, {"emoji", "wave"}}};
+  return f;
+}
+
 tandem::proto::Frame proto_leave() {
   tandem::proto::Frame f;
   f.type = "LEAVE";
@@ -144,6 +151,44 @@ TEST_CASE("an envelope carries frames, closes, version and state through JSON", 
   CHECK(relay.version == 0);
   CHECK_FALSE(relay.state);
   CHECK_THROWS_AS(cluster::decode_envelope("[1]"), std::invalid_argument);
+}
+
+TEST_CASE("an advance envelope carries seq and last activity instead of the state", "[cluster]") {
+  room::RoomState state;
+  state.room_id = "r";
+  room::apply(state, join("r", "u1", "n1", 1), 1000, settings());
+  auto fx = room::apply(state, room::FrameInput{"n1/1", "n1", proto_relay("REACTION")}, 2000, settings());
+  REQUIRE(fx.frames.size() == 1);
+  const auto c = cluster::plan_advance(state, fx, 4, 2000);
+  REQUIRE(c.advance);
+  CHECK(c.state.empty());
+  CHECK(c.target_nodes == std::vector<std::string>{"n1"});
+  const auto env = cluster::decode_envelope(c.envelope);
+  CHECK(env.version == 5);
+  CHECK_FALSE(env.state);
+  REQUIRE(env.advance);
+  CHECK(env.advance->seq == state.seq);
+  CHECK(env.advance->last_activity == 2000);
+  CHECK(c.envelope.find("\"s\"") == std::string::npos);
+  // A committed envelope with neither a state nor an advance is malformed.
+  CHECK_THROWS_AS(cluster::decode_envelope(R"({"r":"1","v":3,"t":1,"f":[],"c":[]})"), std::invalid_argument);
+  CHECK_THROWS_AS(cluster::decode_envelope(R"({"r":"1","v":3,"t":1,"f":[],"c":[],"q":-1,"a":5})"),
+                  std::invalid_argument);
+}
+
+TEST_CASE("a stored room is its state with the advances since it was written", "[cluster]") {
+  room::RoomState state;
+  state.room_id = "r";
+  room::apply(state, join("r", "u1", "n1", 1), 1000, settings());
+  const std::string text = boost::json::serialize(room::to_json(state));
+  CHECK_FALSE(cluster::stored_room("", "7", "9"));
+  CHECK(*cluster::stored_room(text, "", "") == state);
+  const auto advanced = cluster::stored_room(text, std::to_string(state.seq + 3), "5000");
+  REQUIRE(advanced);
+  CHECK(advanced->seq == state.seq + 3);
+  CHECK(advanced->last_activity == 5000);
+  CHECK_THROWS(cluster::stored_room(text, "7x", ""));
+  CHECK_THROWS(cluster::stored_room(text, "", "-"));
 }
 
 // Found by tests/fuzz/envelope_fuzz.cpp: a negative version was wrapped around to 2^64 - 75602000
@@ -211,7 +256,8 @@ TEST_CASE("commit script: compare-and-set, index, deadline, audit, publish; a st
 
   // Another node committed first: the same version again is refused with the stored state.
   auto again = redis.eval(cluster::commit_script(), cluster::commit_arguments(keys, s.room_id, a.commit, 60000, 3600000));
-  REQUIRE(again.elements.size() == 3);
+  REQUIRE(again.elements.size() == 5);  // [0, version, s, q, a]
+  CHECK(again.elements[3].text.empty());
   CHECK(again.elements[0].integer == 0);
   CHECK(again.elements[1].integer == 1);
   CHECK(room::from_json(boost::json::parse(again.elements[2].text)) == a.state);
@@ -235,6 +281,67 @@ TEST_CASE("commit script: compare-and-set, index, deadline, audit, publish; a st
   CHECK(seeded.integer == 1);
   CHECK(redis({"SISMEMBER", keys.node_rooms("n3"), "other"}).integer == 1);
   CHECK(redis({"ZSCORE", keys.deadlines(), "other"}).text == "99");
+}
+
+TEST_CASE("advance script: a relay commits version, seq and last activity, never the state", "[cluster][redis]") {
+  tandem::testing::RedisFixture fixture;
+  SyncRedis redis(fixture);
+  const Keys keys(fixture.prefix());
+  room::RoomState s;
+  s.room_id = "relay room";
+  auto a = apply(s, join(s.room_id, "u1", "n1", 1), 0);
+  REQUIRE(redis.eval(cluster::commit_script(), cluster::commit_arguments(keys, s.room_id, a.commit, 60000, 3600000))
+              .elements[0]
+              .integer == 1);
+  const std::string stored = redis({"HGET", keys.room(s.room_id), "s"}).text;
+
+  room::RoomState state = a.state;
+  std::vector<Commit> advances;
+  for (int i = 0; i < 3; ++i) {
+    auto fx = room::apply(state, room::FrameInput{"n1/1", "n1", proto_relay("REACTION")}, 2000 + i, settings());
+    advances.push_back(cluster::plan_advance(state, fx, 1 + i, 2000 + i));
+  }
+  for (const auto& c : advances) {
+    const auto reply = redis.eval(cluster::advance_script(), cluster::advance_arguments(keys, s.room_id, c, 60000));
+    REQUIRE(reply.type == Reply::Type::array);
+    CHECK(reply.elements[0].integer == 1);
+  }
+  CHECK(redis({"HGET", keys.room(s.room_id), "v"}).text == "4");
+  CHECK(redis({"HGET", keys.room(s.room_id), "s"}).text == stored);  // not rewritten
+  CHECK(redis({"HGET", keys.room(s.room_id), "q"}).text == std::to_string(state.seq));
+  CHECK(redis({"HGET", keys.room(s.room_id), "a"}).text == "2002");
+  // What Redis holds: the relays' seq and last activity; the sender's last_seen is not committed
+  // by an advance (strict identity commits it on its own).
+  room::RoomState committed = state;
+  committed.members[0].last_seen = a.state.members[0].last_seen;
+
+  // A stale advance changes nothing and answers the stored room, advanced.
+  const auto stale = redis.eval(cluster::advance_script(), cluster::advance_arguments(keys, s.room_id, advances[0], 60000));
+  REQUIRE(stale.elements.size() == 5);
+  CHECK(stale.elements[0].integer == 0);
+  CHECK(stale.elements[1].integer == 4);
+  CHECK(*cluster::stored_room(stale.elements[2].text, stale.elements[3].text, stale.elements[4].text) == committed);
+  // commit_script answers a stale version the same way.
+  const auto stale_commit =
+      redis.eval(cluster::commit_script(), cluster::commit_arguments(keys, s.room_id, a.commit, 60000, 3600000));
+  REQUIRE(stale_commit.elements.size() == 5);
+  CHECK(*cluster::stored_room(stale_commit.elements[2].text, stale_commit.elements[3].text,
+                              stale_commit.elements[4].text) == committed);
+
+  // The next full commit writes the state and drops the advance fields.
+  room::RoomState joined = state;
+  auto c = apply(joined, join(s.room_id, "u2", "n2", 2), 4);
+  REQUIRE(redis.eval(cluster::commit_script(), cluster::commit_arguments(keys, s.room_id, c.commit, 60000, 3600000))
+              .elements[0]
+              .integer == 1);
+  CHECK(redis({"HEXISTS", keys.room(s.room_id), "q"}).integer == 0);
+  CHECK(redis({"HEXISTS", keys.room(s.room_id), "a"}).integer == 0);
+  CHECK(room::from_json(boost::json::parse(redis({"HGET", keys.room(s.room_id), "s"}).text)) == c.state);
+  // An advance on a room that has ended (a tombstone of the expected version) is refused.
+  redis({"HSET", keys.room("gone"), "v", "1"});
+  const auto on_nothing = redis.eval(cluster::advance_script(), cluster::advance_arguments(keys, "gone", advances[0], 60000));
+  CHECK(on_nothing.elements[0].integer == 0);
+  CHECK(redis({"HGET", keys.room("gone"), "v"}).text == "1");
 }
 
 TEST_CASE("short id script: one id per room, minted once, refreshed on every request", "[cluster][redis]") {

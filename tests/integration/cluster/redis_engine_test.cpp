@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/config/config.hpp"
+#include "core/engine/redis/keys.hpp"
 #include "core/engine/redis/redis_engine.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/store/migrator.hpp"
@@ -151,7 +152,76 @@ tandem::proto::Frame play_frame() {
   return frame;
 }
 
+tandem::proto::Frame relay_frame() {
+  tandem::proto::Frame frame;
+  frame.type = "REACTION";
+  frame.body = tandem::proto::Relay{boost::json::object{{"type", "REACTION"}, {"emoji", "wave"}}};
+  return frame;
+}
+
+// HGET of one field of a room's hash in the test Redis ("" when absent).
+std::string room_field(const tandem::testing::RedisFixture& redis, const std::string& room_id, const char* field) {
+  redisContext* c = redisConnect(redis.host().c_str(), redis.port());
+  REQUIRE(c != nullptr);
+  REQUIRE(c->err == 0);
+  const std::string key = engine::redis::Keys(redis.prefix()).room(room_id);
+  auto* reply = static_cast<redisReply*>(redisCommand(c, "HGET %b %s", key.data(), key.size(), field));
+  REQUIRE(reply != nullptr);
+  std::string out = reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len) : std::string();
+  freeReplyObject(reply);
+  redisFree(c);
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("relays are committed as advances: the stored state is not rewritten, seq goes on everywhere",
+          "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  TestNode b(redis, "nb");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  REQUIRE(a.join(room_id, "u1", 1).seated);
+  REQUIRE(b.join(room_id, "u2", 1).seated);
+  REQUIRE(a.host.wait_for(a.conn(1), "USER_JOINED", "u2"));
+  const std::string stored = room_field(redis, room_id, "s");
+  REQUIRE_FALSE(stored.empty());
+
+  // Relays from both nodes, interleaved: every one committed (sequenced), none rewrites `s`.
+  for (int i = 0; i < 3; ++i) {
+    CHECK(a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), relay_frame()}, a.conn(1)).broadcast);
+    CHECK(b.submit(room_id, room::FrameInput{b.conn(1), b.engine.instance(), relay_frame()}, b.conn(1)).broadcast);
+  }
+  CHECK(room_field(redis, room_id, "s") == stored);
+  const auto seq_after_relays = room_field(redis, room_id, "q");
+  REQUIRE_FALSE(seq_after_relays.empty());
+
+  // A third node that never saw the room reads it from Redis: the state with the advances.
+  TestNode c(redis, "nc");
+  REQUIRE(c.join(room_id, "u3", 1).seated);
+  const auto joined = a.host.wait_for(a.conn(1), "USER_JOINED", "u3");
+  REQUIRE(joined);
+  CHECK(joined->seq == std::stoll(seq_after_relays) + 1);
+  CHECK(room_field(redis, room_id, "q").empty());  // a full commit folds the advances in
+  CHECK(b.submit(room_id, room::FrameInput{b.conn(1), b.engine.instance(), relay_frame()}, b.conn(1)).broadcast);
+  const auto last = c.host.wait_for(c.conn(1), "REACTION", "u2");
+  REQUIRE(last);
+  REQUIRE(last->seq == std::stoll(seq_after_relays) + 2);
+
+  // Every member saw one gapless seq sequence up to the last relay.
+  for (TestNode* node : {&a, &b}) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    std::vector<std::int64_t> seqs;
+    do {
+      seqs = node->host.seqs(node->conn(1));
+      if (!seqs.empty() && seqs.back() >= *last->seq) break;
+      std::this_thread::sleep_for(10ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    REQUIRE(seqs.size() >= 8);
+    CHECK(seqs.back() == *last->seq);
+    for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
+  }
+}
 
 TEST_CASE("two Redis engines deliver a room's broadcasts to members on both nodes, in seq order", "[cluster][engine]") {
   tandem::testing::RedisFixture redis;
