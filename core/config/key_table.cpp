@@ -159,7 +159,8 @@ constexpr KeySpec kKeys[] = {
         "limits", "pin_attempts", "Wrong PINs per connection; the last one closes it with 1008.")
         .range(1, 1000),
     key<&Config::limits, &Limits::pin_attempts_per_ip_minute>(
-        "limits", "pin_attempts_per_ip_minute", "Wrong PINs per client address per minute.")
+        "limits", "pin_attempts_per_ip_minute",
+        "Wrong PINs per client address group (IPv4 address, IPv6 /64) per minute.")
         .range(1, 100'000),
     key<&Config::limits, &Limits::pin_attempts_per_room_minute>(
         "limits", "pin_attempts_per_room_minute",

@@ -32,6 +32,11 @@ bool KeyedLimiter::try_take(const std::string& key, Clock::time_point now) {
   return true;
 }
 
+void KeyedLimiter::give_back(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  if (auto it = buckets_.find(key); it != buckets_.end()) it->second.tokens = std::min(burst_, it->second.tokens + 1.0);
+}
+
 std::size_t KeyedLimiter::keys() const {
   std::lock_guard lock(mutex_);
   return buckets_.size();

@@ -22,6 +22,8 @@ class KeyedLimiter {
 
   // Takes a token for `key` at `now`; false when its bucket is empty (or the table is full).
   bool try_take(const std::string& key, Clock::time_point now = Clock::now());
+  // Returns a token taken for something that turned out not to count (at most up to `burst`).
+  void give_back(const std::string& key);
   std::size_t keys() const;
 
  private:

@@ -380,6 +380,30 @@ test('PIN guessing from one address over limits.pin_attempts_per_ip_minute: too_
   await by.check();
 });
 
+test('PIN guesses sent at once from one IPv6 /64 to several rooms: exactly limits.pin_attempts_per_ip_minute PINs are checked', async (t) => {
+  const srv = await startServer(t, {
+    set: { 'limits.pin_attempts_per_ip_minute': 4 },
+    env: { TANDEM_HTTP_TRUSTED_PROXIES: '127.0.0.0/8' },
+  });
+  const rooms = [newRoomId('v1'), newRoomId('v2'), newRoomId('v3')];
+  for (const roomId of rooms) {
+    const host = await Client.connect(srv);
+    await host.join({ roomId, userId: newUserId('h'), pin: '424242' });
+  }
+  // Twelve addresses of one /64 (one subscriber), each connection guessing once, all at once.
+  const guessers = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+    Client.connect(srv, { headers: { 'X-Forwarded-For': `2001:db8:5::${i + 1}` } })));
+  guessers.forEach((c, i) => c.sendJoin({ roomId: rooms[i % rooms.length], userId: newUserId('g'), pin: String(100000 + i) }));
+  const codes = await Promise.all(guessers.map(async (c) => (await c.next('ERROR')).code));
+  assert.equal(codes.filter((c) => c === 'bad_pin').length, 4, `codes: ${codes.join(' ')}`);
+  assert.equal(codes.filter((c) => c === 'too_many_attempts').length, 8, `codes: ${codes.join(' ')}`);
+  // Another /64 is not affected, and its right PIN does not count.
+  for (let i = 0; i < 5; i++) {
+    const friend = await Client.connect(srv, { headers: { 'X-Forwarded-For': `2001:db8:6::${i + 1}` } });
+    await friend.join({ roomId: rooms[0], userId: newUserId('f'), pin: '424242' });
+  }
+});
+
 test('message flood: 2,000 frames at once get at most msgs_burst + msgs_per_sec·t through, and rate_limited at most once per second', async (t) => {
   const srv = await startServer(t, { set: { 'limits.msgs_per_sec': 50, 'limits.msgs_burst': 200 } });
   const by = await bystanders(srv);

@@ -18,7 +18,6 @@ namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr auto kStatusInterval = std::chrono::milliseconds(1000);
-constexpr room::Millis kPinWindow = 60'000;
 // A room's snapshot is written with every change that is audited (so a restored room never
 // re-uses an audited seq) and when it ends; other changes (heartbeats, positions, presence)
 // arrive several times a second per room and are written at most this often. Shutdown writes
@@ -38,6 +37,8 @@ MemoryEngine::MemoryEngine(boost::asio::io_context& io, MemoryEngineOptions opti
       journal_(journal),
       creations_(static_cast<double>(options_.rooms_per_ip_minute), static_cast<double>(options_.rooms_per_ip_minute),
                  kTrackedAddresses),
+      pin_attempts_(static_cast<double>(options_.pin_attempts_per_ip_minute),
+                    static_cast<double>(options_.pin_attempts_per_ip_minute), kTrackedAddresses),
       short_ids_(options_.short_id_ttl, options_.short_ids_per_minute),
       tick_timer_(io) {
   registry.gauge_fn("tandem_rooms", "Rooms held by this node", [this] { return static_cast<double>(room_count()); });
@@ -89,19 +90,12 @@ void MemoryEngine::start(EngineHost& host) {
 }
 
 void MemoryEngine::submit(Submission submission, std::function<void(Outcome)> done) {
-  bool create = false;
-  if (auto* join = std::get_if<room::JoinInput>(&submission.input)) {
-    create = true;
-    join->addr_blocked = address_blocked(join->client_addr, epoch_ms());
-  }
+  const bool create = std::holds_alternative<room::JoinInput>(submission.input);
   const Outcome outcome = apply(submission.room_id, submission.input, create);
-  if (outcome.join == room::JoinOutcome::pin_rejected) {
-    record_pin_failure(std::get<room::JoinInput>(submission.input).client_addr, epoch_ms());
-  }
   if (done) done(outcome);
 }
 
-Outcome MemoryEngine::apply(const std::string& room_id, const room::Input& input, bool create) {
+Outcome MemoryEngine::apply(const std::string& room_id, room::Input& input, bool create) {
   for (;;) {
     std::shared_ptr<RoomSlot> slot;
     {
@@ -128,7 +122,15 @@ Outcome MemoryEngine::apply(const std::string& room_id, const room::Input& input
     std::lock_guard room_lock(slot->mutex);
     if (slot->removed) continue;  // archived between lookup and lock: look again
     const room::Millis now = std::max(epoch_ms(), slot->state.last_activity);
+    std::string pin_group;  // the address group that took a PIN attempt token
+    if (auto* join = std::get_if<room::JoinInput>(&input);
+        join && slot->state.exists && !slot->state.archived && slot->state.pin) {
+      const std::string group = util::address_group(join->client_addr);
+      join->addr_blocked = !pin_attempts_.try_take(group);
+      if (!join->addr_blocked) pin_group = group;
+    }
     auto effects = room::apply(slot->state, input, now, options_.settings);
+    if (!pin_group.empty() && effects.join != room::JoinOutcome::pin_rejected) pin_attempts_.give_back(pin_group);
     Outcome outcome{true, effects.join, effects.join == room::JoinOutcome::joined, false};
     for (const auto& f : effects.frames) outcome.broadcast = outcome.broadcast || (f.sequenced && !f.recipients.empty());
     const bool audited = !effects.audit.empty();
@@ -183,23 +185,6 @@ void MemoryEngine::persist(RoomSlot& slot, room::Millis now) {
   slot.persisted_activity = slot.state.last_activity;
   slot.persisted_at = now;
   journal_.put_room(room_snapshot(slot.state, slot.state.archived, boost::json::serialize(room::to_json(slot.state)), now));
-}
-
-bool MemoryEngine::address_blocked(const std::string& addr, room::Millis now) {
-  std::lock_guard lock(pin_mutex_);
-  auto it = pin_failures_by_addr_.find(addr);
-  if (it == pin_failures_by_addr_.end()) return false;
-  auto& times = it->second;
-  while (!times.empty() && times.front() <= now - kPinWindow) times.pop_front();
-  return times.size() >= options_.pin_attempts_per_ip_minute;
-}
-
-void MemoryEngine::record_pin_failure(const std::string& addr, room::Millis now) {
-  std::lock_guard lock(pin_mutex_);
-  auto& times = pin_failures_by_addr_[addr];
-  times.push_back(now);
-  // Bounded: only the last `limit` failures matter for the decision.
-  while (times.size() > options_.pin_attempts_per_ip_minute) times.pop_front();
 }
 
 void MemoryEngine::presence(const std::string& room_id, std::function<void(std::optional<std::size_t>)> done) {
@@ -274,18 +259,16 @@ void MemoryEngine::tick() {
       due = room::next_deadline(slot->state);
       room_id = slot->state.room_id;
     }
-    if (due && *due <= now) apply(room_id, room::TickInput{}, false);
+    if (due && *due <= now) {
+      room::Input tick = room::TickInput{};
+      apply(room_id, tick, false);
+    }
   }
   const auto steady_now = std::chrono::steady_clock::now();
   if (steady_now - last_status_build_ >= kStatusInterval) {
     last_status_build_ = steady_now;
     rebuild_status(now);
     short_ids_.prune(now);
-    std::lock_guard lock(pin_mutex_);
-    for (auto it = pin_failures_by_addr_.begin(); it != pin_failures_by_addr_.end();) {
-      while (!it->second.empty() && it->second.front() <= now - kPinWindow) it->second.pop_front();
-      it = it->second.empty() ? pin_failures_by_addr_.erase(it) : std::next(it);
-    }
   }
 }
 

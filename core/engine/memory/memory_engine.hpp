@@ -79,14 +79,12 @@ class MemoryEngine final : public Engine {
     room::Millis persisted_at = 0;
   };
 
-  Outcome apply(const std::string& room_id, const room::Input& input, bool create);
+  Outcome apply(const std::string& room_id, room::Input& input, bool create);
   // For a JOIN that would create a room (rooms_mutex_ held): the ERROR the room limits give it.
   std::optional<proto::ErrorCode> creation_refusal(const room::Input& input);
   void deliver(RoomSlot& slot, room::Effects& effects);
   void persist(RoomSlot& slot, room::Millis now);
   void record(std::vector<room::AuditRecord> audit);
-  bool address_blocked(const std::string& addr, room::Millis now);
-  void record_pin_failure(const std::string& addr, room::Millis now);
   std::vector<std::shared_ptr<RoomSlot>> all_rooms() const;
 
   void schedule_tick();
@@ -102,8 +100,10 @@ class MemoryEngine final : public Engine {
   std::unordered_map<std::string, std::shared_ptr<RoomSlot>> rooms_;
   util::KeyedLimiter creations_;  // rooms created per client address group (rooms_per_ip_minute)
 
-  std::mutex pin_mutex_;
-  std::unordered_map<std::string, std::deque<room::Millis>> pin_failures_by_addr_;
+  // Wrong PINs per client address group (pin_attempts_per_ip_minute). A JOIN that must prove a
+  // PIN takes a token before the room checks it (under the room's lock) and gives it back unless
+  // the PIN was refused: concurrent JOINs from one address cannot together pass the limit.
+  util::KeyedLimiter pin_attempts_;
 
   ShortIds short_ids_;
 

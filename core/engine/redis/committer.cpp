@@ -264,6 +264,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
   bool restore_checked = false;
   bool restored_here = false;  // r.state is a restored room not committed yet
   std::vector<room::AuditRecord> restored_audit;  // audited removals of a restored room's members
+  std::optional<PinAttempt> pin_attempt;  // this JOIN's reserved PIN attempt, if it needs one
   const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
   const auto* frame_input = std::get_if<room::FrameInput>(&input);
   const bool relay_kind = frame_input && std::holds_alternative<proto::Relay>(frame_input->frame.body);
@@ -295,7 +296,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     }
     if (auto* join = std::get_if<room::JoinInput>(&input);
         join && !pin_checked && r.state.exists && !r.state.archived && r.state.pin) {
-      join->addr_blocked = co_await address_blocked(join->client_addr);
+      join->addr_blocked = co_await reserve_pin_attempt(join->client_addr, pin_attempt);
       pin_checked = true;
     }
     if (auto* join = std::get_if<room::JoinInput>(&input);
@@ -335,7 +336,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
         }
       }
     }
-    if (fx.join == room::JoinOutcome::pin_rejected) record_pin_failure(std::get<room::JoinInput>(input).client_addr);
+    if (pin_attempt) pin_attempt->keep = fx.join == room::JoinOutcome::pin_rejected;
     if (!needs_commit) {
       if (restored_here) r.loaded = false;  // a refused JOIN commits no restored room: not cached
       router_.relay(r.id, fx);
@@ -438,21 +439,24 @@ awaitable<void> RoomCommitter::wait_processed(std::shared_ptr<RoomEntry> r, std:
   r->waiters.erase(it);
 }
 
-awaitable<bool> RoomCommitter::address_blocked(const std::string& addr) {
-  const room::Millis now = epoch_ms();
-  const auto reply =
-      co_await link_.callv("ZCOUNT", ctx_.keys.pin_failures(addr), std::to_string(now - kPinWindow + 1), "+inf");
-  co_return reply.type == Reply::Type::integer && reply.integer >= ctx_.config.limits.pin_attempts_per_ip_minute;
+RoomCommitter::PinAttempt::~PinAttempt() {
+  if (!keep) link->fire({"ZREM", key, id});
 }
 
-void RoomCommitter::record_pin_failure(const std::string& addr) {
-  const room::Millis now = epoch_ms();
-  const std::string key = ctx_.keys.pin_failures(addr);
-  link_.fire({"ZADD", key, std::to_string(now), ctx_.next_uid()});
-  link_.fire({"ZREMRANGEBYSCORE", key, "-inf", std::to_string(now - kPinWindow)});
-  // Bounded: only the newest `limit` failures matter.
-  link_.fire({"ZREMRANGEBYRANK", key, "0", std::to_string(-ctx_.config.limits.pin_attempts_per_ip_minute - 1)});
-  link_.fire({"PEXPIRE", key, std::to_string(kPinWindow)});
+awaitable<bool> RoomCommitter::reserve_pin_attempt(const std::string& addr, std::optional<PinAttempt>& attempt) {
+  std::string key = ctx_.keys.pin_failures(util::address_group(addr));
+  std::string id = ctx_.next_uid();
+  std::vector<std::string> args{"1", key, std::to_string(epoch_ms()), std::to_string(kPinWindow),
+                                std::to_string(ctx_.config.limits.pin_attempts_per_ip_minute), id};
+  const auto reply = co_await link_.eval(pin_attempt_script(), std::move(args));
+  if (reply.type != Reply::Type::integer) {
+    // Redis could not say: the per-room bound and the per-connection count still hold.
+    ctx_.metrics.backend_errors.with("redis").inc();
+    co_return false;
+  }
+  if (reply.integer == 0) co_return true;
+  attempt.emplace(link_, std::move(key), std::move(id));
+  co_return false;
 }
 
 // ---- envelopes -------------------------------------------------------------------------------

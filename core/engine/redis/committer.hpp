@@ -118,8 +118,21 @@ class RoomCommitter {
   awaitable<Result> apply_and_commit(RoomEntry& r, room::Input& input, const room::ConnId& origin);
   void after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin, room::Millis now);
   awaitable<void> wait_processed(std::shared_ptr<RoomEntry> r, std::uint64_t version);
-  awaitable<bool> address_blocked(const std::string& addr);
-  void record_pin_failure(const std::string& addr);
+  // A reserved PIN attempt of a client address group (pin_attempt_script), removed from Redis
+  // when it goes out of scope unless `keep` (the PIN was refused).
+  struct PinAttempt {
+    PinAttempt(RedisLink& redis, std::string set_key, std::string attempt_id)
+        : link(&redis), key(std::move(set_key)), id(std::move(attempt_id)) {}
+    PinAttempt(const PinAttempt&) = delete;
+    PinAttempt& operator=(const PinAttempt&) = delete;
+    ~PinAttempt();
+    RedisLink* link;
+    std::string key;
+    std::string id;
+    bool keep = false;
+  };
+  // Reserves an attempt for `addr`'s group; `blocked` when the group is at its limit.
+  awaitable<bool> reserve_pin_attempt(const std::string& addr, std::optional<PinAttempt>& attempt);
   void unbind(const room::ConnId& conn, const std::string& room_id);
   void resync_entry(RoomEntry& r, const char* why);
   void close_local(const room::ConnId& conn, std::uint16_t code, const std::string& reason, const std::string& room_id);

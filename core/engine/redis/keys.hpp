@@ -30,7 +30,8 @@ using util::hex;
 //   {p}epoch                    string: changes when Redis lost its data
 //   {p}sid:{short id}           string, TTL: short id -> room id
 //   {p}sidroom:{hex room}       string, TTL: room id -> short id
-//   {p}pinfail:{hex address}    zset, TTL: wrong PIN attempts of one client address
+//   {p}pinfail:{hex group}      zset, TTL: PIN attempts of one client address group (IPv4
+//                                     address, IPv6 /64) that were wrong or are being checked
 class Keys {
  public:
   explicit Keys(std::string prefix) : prefix_(std::move(prefix)) {}

@@ -146,7 +146,8 @@ awaitable<bool> RedisLink::establish() {
     cmd_->close();
     co_return false;
   }
-  for (const Script* s : {&commit_script(), &advance_script(), &seed_script(), &forget_script(), &short_id_script()}) {
+  for (const Script* s : {&commit_script(), &advance_script(), &seed_script(), &forget_script(), &short_id_script(),
+                          &pin_attempt_script()}) {
     fire({"SCRIPT", "LOAD", std::string(s->source)});
   }
   // The epoch tells whether Redis kept its data since this node last saw it.

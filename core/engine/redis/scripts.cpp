@@ -118,6 +118,16 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 )lua";
 
+// KEYS: 1 the address group's wrong-PIN set; ARGV: 1 now ms, 2 window ms, 3 limit, 4 attempt id
+// Reserves a place for one PIN attempt: 1, or 0 when the last window already holds `limit`.
+constexpr std::string_view kPinAttempt = R"lua(
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+)lua";
+
 // KEYS: 1 room's short id; ARGV: 1 room id, 2 ttl ms, 3 short id key prefix, 4.. candidates
 constexpr std::string_view kShortId = R"lua(
 local s = redis.call('GET', KEYS[1])
@@ -151,6 +161,10 @@ const Script& seed_script() {
 }
 const Script& forget_script() {
   static const Script script = make("forget", kForget);
+  return script;
+}
+const Script& pin_attempt_script() {
+  static const Script script = make("pin_attempt", kPinAttempt);
   return script;
 }
 const Script& short_id_script() {

@@ -31,6 +31,9 @@ const Script& advance_script();
 const Script& seed_script();
 // Removes the deadline and /status entries of a room that no longer exists. Replies 0/1.
 const Script& forget_script();
+// Reserves one PIN attempt of a client address group within the last minute: 1, or 0 at the
+// limit (the set holds at most `limit` attempts; an attempt that did not count is ZREMed).
+const Script& pin_attempt_script();
 // Returns the room's short id, or mints one from the candidates: [short id or "", 1 if minted].
 const Script& short_id_script();
 

@@ -38,6 +38,7 @@ class RecordingHost final : public engine::EngineHost {
     std::string type;
     std::string user_id;
     std::optional<std::int64_t> seq;
+    std::string code;  // ERROR frames
   };
 
   void deliver(const engine::Delivery& delivery) override {
@@ -48,6 +49,7 @@ class RecordingHost final : public engine::EngineHost {
         Received r{to, std::string(object.at("type").as_string()), {}, {}};
         if (const auto* u = object.if_contains("userId"); u && u->is_string()) r.user_id = std::string(u->as_string());
         if (const auto* s = object.if_contains("seq")) r.seq = s->to_number<std::int64_t>();
+        if (const auto* c = object.if_contains("code"); c && c->is_string()) r.code = std::string(c->as_string());
         received_.push_back(std::move(r));
       }
     }
@@ -68,6 +70,16 @@ class RecordingHost final : public engine::EngineHost {
       return false;
     });
     return found;
+  }
+
+  // The codes of the ERROR frames delivered so far, to any connection.
+  std::vector<std::string> error_codes() {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& r : received_) {
+      if (r.type == "ERROR") out.push_back(r.code);
+    }
+    return out;
   }
 
   std::vector<std::int64_t> seqs(const room::ConnId& to) {
@@ -107,7 +119,9 @@ tandem::config::Config cluster_config(const tandem::testing::RedisFixture& redis
 // One node: an engine, its host, its metrics.
 struct TestNode {
   TestNode(const tandem::testing::RedisFixture& redis, const std::string& node_id)
-      : config(cluster_config(redis, node_id)), engine(config, registry) {
+      : TestNode(redis, cluster_config(redis, node_id)) {}
+  TestNode(const tandem::testing::RedisFixture&, tandem::config::Config node_config)
+      : config(std::move(node_config)), engine(config, registry) {
     engine.start(host);
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!engine.can_serve() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
@@ -124,6 +138,30 @@ struct TestNode {
                   [&promise](engine::Outcome o) { promise.set_value(o); });
     REQUIRE(result.wait_for(10s) == std::future_status::ready);
     return result.get();
+  }
+
+  // Submits without waiting; the outcome arrives in the future.
+  std::future<engine::Outcome> submit_async(const std::string& room_id, room::Input input, const room::ConnId& origin) {
+    auto promise = std::make_shared<std::promise<engine::Outcome>>();
+    auto result = promise->get_future();
+    engine.submit(engine::Submission{room_id, std::move(input), origin},
+                  [promise](engine::Outcome o) { promise->set_value(o); });
+    return result;
+  }
+
+  room::JoinInput join_input(const std::string& room_id, const std::string& user, int n, const std::string& addr,
+                             std::optional<std::string> pin = std::nullopt) {
+    room::JoinInput in;
+    in.conn = conn(n);
+    in.node_id = engine.instance();
+    in.client_addr = addr;
+    in.join.room_id = room_id;
+    in.join.user_id = user;
+    in.join.pin = std::move(pin);
+    in.peer_id = "peer" + std::to_string(n);
+    in.session_token = std::string(32, 'a');
+    in.pin_salt = room::pin_salt_for(room_id);
+    return in;
   }
 
   engine::Outcome join(const std::string& room_id, const std::string& user, int n) {
@@ -220,6 +258,56 @@ TEST_CASE("relays are committed as advances: the stored state is not rewritten, 
     REQUIRE(seqs.size() >= 8);
     CHECK(seqs.back() == *last->seq);
     for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
+  }
+}
+
+TEST_CASE("concurrent PIN guesses from one address on two nodes check at most pin_attempts_per_ip_minute PINs",
+          "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  auto limited = [&](const std::string& node) {
+    auto config = cluster_config(redis, node);
+    config.limits.pin_attempts_per_ip_minute = 3;
+    return config;
+  };
+  TestNode a(redis, limited("na"));
+  TestNode b(redis, limited("nb"));
+  std::vector<std::string> rooms;
+  for (int i = 0; i < 5; ++i) {
+    rooms.push_back(tandem::testing::unique_name("vault-"));
+    const auto created = a.submit(rooms.back(), a.join_input(rooms.back(), "owner", 100 + i, "10.0.0.100", "424242"),
+                                  a.conn(100 + i));
+    REQUIRE(created.seated);
+  }
+  // Ten wrong PINs at once from one /64, half through each node, spread over the rooms.
+  std::vector<std::future<engine::Outcome>> guesses;
+  for (int i = 0; i < 10; ++i) {
+    TestNode& node = i % 2 == 0 ? a : b;
+    const std::string& room_id = rooms[static_cast<std::size_t>(i) % rooms.size()];
+    const std::string addr = "2001:db8:7::" + std::to_string(i + 1);  // one /64, different addresses
+    guesses.push_back(node.submit_async(room_id, node.join_input(room_id, "guest" + std::to_string(i), i + 1, addr,
+                                                                 std::to_string(100000 + i)),
+                                        node.conn(i + 1)));
+  }
+  for (auto& g : guesses) {
+    REQUIRE(g.wait_for(10s) == std::future_status::ready);
+    CHECK(g.get().join == room::JoinOutcome::pin_rejected);
+  }
+  std::vector<std::string> codes = a.host.error_codes();
+  const auto on_b = b.host.error_codes();
+  codes.insert(codes.end(), on_b.begin(), on_b.end());
+  REQUIRE(codes.size() == 10);
+  CHECK(std::count(codes.begin(), codes.end(), "bad_pin") == 3);
+  CHECK(std::count(codes.begin(), codes.end(), "too_many_attempts") == 7);
+
+  // The group is blocked even with the right PIN; another address is not, and its right PIN
+  // gives its reserved attempt back.
+  const auto blocked = b.submit(rooms[0], b.join_input(rooms[0], "late", 50, "2001:db8:7::99", "424242"), b.conn(50));
+  CHECK(blocked.join == room::JoinOutcome::pin_rejected);
+  for (int i = 0; i < 4; ++i) {
+    const auto friendly = b.submit(rooms[1], b.join_input(rooms[1], "friend" + std::to_string(i), 60 + i,
+                                                          "192.0.2.7", "424242"),
+                                   b.conn(60 + i));
+    CHECK(friendly.seated);
   }
 }
 

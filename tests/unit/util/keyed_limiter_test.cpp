@@ -29,3 +29,21 @@ TEST_CASE("KeyedLimiter: at max_keys refilled keys make room, active ones refuse
   CHECK(limiter.try_take("c", t0 + 2s));  // a and b have refilled: dropped, c fits
   CHECK(limiter.keys() == 1);
 }
+
+TEST_CASE("a token given back can be taken again, never beyond the burst", "[util][limiter]") {
+  tandem::util::KeyedLimiter limiter(0.0001, 2, 10);
+  const auto now = tandem::util::KeyedLimiter::Clock::now();
+  CHECK(limiter.try_take("a", now));
+  CHECK(limiter.try_take("a", now));
+  CHECK_FALSE(limiter.try_take("a", now));
+  limiter.give_back("a");
+  CHECK(limiter.try_take("a", now));
+  CHECK_FALSE(limiter.try_take("a", now));
+  // Giving back more than was taken does not raise the bucket above its burst.
+  for (int i = 0; i < 5; ++i) limiter.give_back("a");
+  CHECK(limiter.try_take("a", now));
+  CHECK(limiter.try_take("a", now));
+  CHECK_FALSE(limiter.try_take("a", now));
+  limiter.give_back("unknown");  // no bucket: nothing to give back to
+  CHECK(limiter.keys() == 1);
+}
