@@ -57,6 +57,11 @@ struct Node::Conn {
   std::mutex mutex;  // guards the fields below
   std::string room;  // bound room, empty before a JOIN
   std::size_t pin_failures = 0;
+  // The socket is closed or being closed (by the client, or after limits.pin_attempts wrong
+  // PINs): JOINs still queued are dropped instead of seating a connection nobody holds (and
+  // instead of checking more PINs than the connection may try). Other queued frames still run:
+  // the client sent them before it left.
+  bool closing = false;
   std::deque<Item> queue;  // items waiting while one is with the engine
   bool running = false;    // an item is being processed
 
@@ -144,6 +149,10 @@ void Node::closed(const std::shared_ptr<net::WsConnection>& ws) {
     if (it == conns_.end()) return;
     c = std::move(it->second);
     conns_.erase(it);
+  }
+  {
+    std::lock_guard lock(c->mutex);
+    c->closing = true;
   }
   enqueue(c, Item{Item::Kind::closed, proto::ParseError{proto::ErrorCode::bad_json}, std::chrono::steady_clock::now()});
 }
@@ -271,7 +280,18 @@ void Node::process(const std::shared_ptr<Conn>& c, Item& item, std::function<voi
       return done();
     }
     auto& frame = std::get<proto::Frame>(item.parsed);
-    if (std::holds_alternative<proto::Join>(frame.body)) return process_join(c, frame, item.received, std::move(done));
+    if (std::holds_alternative<proto::Join>(frame.body)) {
+      bool closing = false;
+      {
+        std::lock_guard lock(c->mutex);
+        closing = c->closing;
+      }
+      if (closing) {
+        metrics_.closed_joins_dropped.inc();
+        return done();
+      }
+      return process_join(c, frame, item.received, std::move(done));
+    }
     process_frame(c, frame, item.received, std::move(done));
   } catch (const std::exception& e) {
     spdlog::error("connection {}: {}", c->id, e.what());
@@ -378,12 +398,13 @@ void Node::submit_join(const std::shared_ptr<Conn>& c, engine::Submission submis
         return;
       }
     } else if (outcome.join == room::JoinOutcome::pin_rejected) {
-      std::size_t failures = 0;
+      bool limit = false;
       {
         std::lock_guard lock(c->mutex);
-        failures = ++c->pin_failures;
+        limit = ++c->pin_failures >= pin_attempts_;
+        c->closing = c->closing || limit;
       }
-      if (failures >= pin_attempts_) c->ws->close(kClosePolicy, "too many PIN attempts");
+      if (limit) c->ws->close(kClosePolicy, "too many PIN attempts");
     }
     done();
   });

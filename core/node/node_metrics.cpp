@@ -17,7 +17,9 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
       relay_limited_frames(r.counter("tandem_relay_limited_frames_total",
                                      "Relayed frames dropped because their sender was over limits.relay_bytes_per_sec")),
       pin_hash_refusals(r.counter("tandem_pin_hash_refusals_total",
-                                  "JOINs with a PIN answered server_busy because the PIN worker's queue was full")) {
+                                  "JOINs with a PIN answered server_busy because the PIN worker's queue was full")),
+      closed_joins_dropped(r.counter("tandem_closed_joins_dropped_total",
+                                     "JOINs dropped unprocessed because their connection closed while they waited")) {
   static constexpr std::string_view kKnownTypes[] = {
       "POSITION_UPDATE", "PING", "HOST_HEARTBEAT", "PLAY_PAUSE", "REQUEST_SYNC", "JOIN", "OFFER", "ANSWER",
       "ICE_CANDIDATE", "SEEK", "READY", "URL_CHANGE", "LEAVE", "UPDATE_USERNAME", "TOGGLE_GUEST_CONTROL",

@@ -28,6 +28,7 @@ struct NodeMetrics {
   metrics::Counter& pending_frame_drops;
   metrics::Counter& relay_limited_frames;
   metrics::Counter& pin_hash_refusals;
+  metrics::Counter& closed_joins_dropped;
 
  private:
   std::vector<std::pair<std::string_view, metrics::Counter*>> known_in_;

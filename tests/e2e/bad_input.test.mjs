@@ -380,6 +380,26 @@ test('PIN guessing from one address over limits.pin_attempts_per_ip_minute: too_
   await by.check();
 });
 
+test('JOINs pipelined behind the last allowed wrong PIN of a connection are dropped, not checked: limits.pin_attempts holds per connection', async (t) => {
+  const srv = await startServer(t, { set: { 'limits.pin_attempts': 3, 'limits.pin_attempts_per_ip_minute': 1000 } });
+  const roomId = newRoomId('vault');
+  const host = await Client.connect(srv);
+  await host.join({ roomId, userId: newUserId('h'), pin: '424242' });
+  const before = metricValue(await metrics(srv), 'tandem_errors_total', { code: 'bad_pin' }) || 0;
+  const guesser = await Client.connect(srv, { localAddress: '127.0.0.5' });
+  for (let i = 0; i < 30; i++) guesser.sendJoin({ roomId, userId: newUserId('g'), pin: String(100000 + i) });
+  assert.equal((await guesser.waitClose(5000)).code, 1008);
+  // The JOINs the node had read when it closed are dropped (those it had not read are never read).
+  await eventually(async () => metricValue(await metrics(srv), 'tandem_closed_joins_dropped_total') > 0,
+    { message: 'the JOINs behind the third wrong PIN dropped' });
+  await sleep(300);
+  const m = await metrics(srv);
+  assert.equal(metricValue(m, 'tandem_errors_total', { code: 'bad_pin' }) - before, 3);
+  assert.ok(metricValue(m, 'tandem_closed_joins_dropped_total') <= 27);
+  assert.equal(guesser.log.filter((f) => f.type === 'ERROR').length, 3);
+  await host.none('USER_JOINED', 100);
+});
+
 test('PIN guesses sent at once from one IPv6 /64 to several rooms: exactly limits.pin_attempts_per_ip_minute PINs are checked', async (t) => {
   const srv = await startServer(t, {
     set: { 'limits.pin_attempts_per_ip_minute': 4 },
