@@ -11,6 +11,10 @@
 #   hb-1000 hb-5000 hb-19000     heartbeat profile (PING 15 s, host HOST_HEARTBEAT 1 s), rooms of 4
 # Clients connect at 1,000/s (500/s below 5,000 clients); latencies are recorded from 10 s after
 # the ramp ends, for DURATION (default 60s).
+#
+# PROFILE_SECONDS=N (bench/profile.sh sets it): also record N seconds of the node's stacks with
+# perf, from 5 s into the recorded window, and draw them as $OUT_DIR/<scenario>.flame.svg. The
+# profiler costs the node CPU: the figures of a profiled run are not comparable to others.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,6 +89,13 @@ for scenario in "${scenarios[@]}"; do
   sleep 1
   rss_base=$(rss_kib "$node_pid")
 
+  perf_pid=""
+  if [ -n "${PROFILE_SECONDS:-}" ]; then
+    (sleep $((warmup + 5)) && exec perf record -q -F 99 --call-graph dwarf,16384 -p "$node_pid" \
+      -o "$out/$scenario.perf.data" -- sleep "$PROFILE_SECONDS") >"$out/$scenario.perf.log" 2>&1 &
+    perf_pid=$!
+  fi
+
   report="$out/$scenario.json"
   SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((warmup + duration / 2)) \
     WINDOW_FROM=$warmup WINDOW_TO=$((warmup + duration - 2)) \
@@ -102,6 +113,16 @@ for scenario in "${scenarios[@]}"; do
       "$rss_base" "$SRV_RSS_STEADY" "$sockets" "$LOAD_BEFORE" "$LOAD_AFTER" | tee -a "$summary"
   else
     echo "| $scenario | loadtest failed (exit $LT_RC), see $out/$scenario.txt |" | tee -a "$summary"
+  fi
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || echo "perf record failed, see $out/$scenario.perf.log" >&2
+    if [ -s "$out/$scenario.perf.data" ]; then
+      perf script -i "$out/$scenario.perf.data" 2>/dev/null |
+        "$here/node_modules/.bin/flamegraph" -t perf --titletext "tandem serve, $scenario ($PROFILE_SECONDS s, 99 Hz)" \
+        >"$out/$scenario.flame.svg"
+      rm -f "$out/$scenario.perf.data"
+      echo "flame graph: $out/$scenario.flame.svg"
+    fi
   fi
   stop_node
   sleep 2

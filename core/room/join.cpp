@@ -28,6 +28,12 @@ void reject_pin(Context& ctx, const JoinInput& input, ErrorCode code) {
   ctx.fx.join = JoinOutcome::pin_rejected;
 }
 
+// Whether the caller's proof (JoinInput::pin_proof) was hashed with this salt and pepper, so
+// that it can stand for the PIN.
+bool proof_made_with(const std::optional<PinHash>& proof, const std::string& salt, bool peppered) {
+  return proof && proof->salt == salt && proof->peppered == peppered;
+}
+
 void create_room(Context& ctx, const JoinInput& input) {
   RoomState fresh;
   fresh.room_id = input.join.room_id;
@@ -35,9 +41,9 @@ void create_room(Context& ctx, const JoinInput& input) {
   fresh.position_at = ctx.now;
   fresh.host_user_id = input.join.user_id;
   if (input.join.pin) {
-    const bool proof_fits = input.pin_proof && input.pin_proof->salt == input.pin_salt &&
-                            input.pin_proof->peppered == !ctx.settings.pin_secret.empty();
-    fresh.pin = proof_fits ? *input.pin_proof : hash_pin(*input.join.pin, input.pin_salt, ctx.settings.pin_secret);
+    fresh.pin = proof_made_with(input.pin_proof, input.pin_salt, !ctx.settings.pin_secret.empty())
+                    ? *input.pin_proof
+                    : hash_pin(*input.join.pin, input.pin_salt, ctx.settings.pin_secret);
   }
   fresh.created_at = ctx.now;
   fresh.last_activity = ctx.now;
@@ -112,9 +118,8 @@ void seat_joiner(Context& ctx, const JoinInput& input) {
 // room's salt and pepper, else hashed here.
 bool pin_accepted(const Context& ctx, const JoinInput& input) {
   const PinHash& stored = *ctx.s.pin;
-  const std::optional<PinHash>& proof = input.pin_proof;
-  if (proof && proof->salt == stored.salt && proof->peppered == stored.peppered) {
-    return detail::constant_time_equal(proof->hash, stored.hash);
+  if (proof_made_with(input.pin_proof, stored.salt, stored.peppered)) {
+    return detail::constant_time_equal(input.pin_proof->hash, stored.hash);
   }
   return pin_matches(stored, *input.join.pin, ctx.settings.pin_secret);
 }

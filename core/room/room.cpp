@@ -1,5 +1,6 @@
 #include "core/room/room.hpp"
 
+#include <set>
 #include <type_traits>
 
 #include "core/room/frames.hpp"
@@ -99,6 +100,17 @@ Effects apply(RoomState& state, const Input& input, Millis now, const Settings& 
              },
              input);
   return effects;
+}
+
+std::vector<AuditRecord> remove_all_members(RoomState& state, Millis now, const Settings& settings) {
+  std::set<std::string> nodes;
+  for (const auto& m : state.members) nodes.insert(m.node_id);
+  std::vector<AuditRecord> audit;
+  for (const auto& node : nodes) {
+    Effects fx = apply(state, NodeLostInput{node}, now, settings);
+    audit.insert(audit.end(), std::make_move_iterator(fx.audit.begin()), std::make_move_iterator(fx.audit.end()));
+  }
+  return audit;
 }
 
 }  // namespace tandem::room

@@ -232,6 +232,11 @@ Effects apply(RoomState& state, const Input& input, Millis now, const Settings& 
 // The earliest deadline at which a TickInput would change something, if any.
 std::optional<Millis> next_deadline(const RoomState& state);
 
+// Removes every member of `state` as a lost node's member (NodeLostInput per node, in node
+// order): for a room whose connections are all gone (a restart, Redis data lost). Returns the
+// audit records; the room may end.
+std::vector<AuditRecord> remove_all_members(RoomState& state, Millis now, const Settings& settings);
+
 // Position in seconds as reported to clients: current_time + (now - position_at) / 1000 while
 // playing (§5), never less than current_time.
 double position_at(const RoomState& state, Millis now);

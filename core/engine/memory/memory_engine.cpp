@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <set>
 
 #include "core/engine/records.hpp"
 #include "core/metrics/metrics.hpp"
@@ -70,10 +69,8 @@ void MemoryEngine::start(EngineHost& host) {
     try {
       auto slot = std::make_shared<RoomSlot>();
       slot->state = room::from_json(boost::json::parse(snapshot.document));
-      // Connections of the previous process are gone: remove their members as a lost node's.
-      std::set<std::string> nodes;
-      for (const auto& m : slot->state.members) nodes.insert(m.node_id);
-      for (const auto& n : nodes) record(room::apply(slot->state, room::NodeLostInput{n}, now, options_.settings).audit);
+      // Connections of the previous process are gone.
+      record(room::remove_all_members(slot->state, now, options_.settings));
       if (slot->state.archived || !slot->state.exists) continue;
       persist(*slot, now);
       std::lock_guard lock(rooms_mutex_);

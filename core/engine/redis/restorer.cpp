@@ -4,7 +4,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
-#include <set>
 
 namespace tandem::engine::redis {
 
@@ -48,15 +47,8 @@ awaitable<std::optional<RoomRestorer::Restored>> RoomRestorer::restore(const std
     co_return std::nullopt;
   }
   state.seq = std::max(state.seq, found.room.seq);
-  // The members' connections are gone with the state Redis lost: remove them as a lost node's.
-  std::set<std::string> nodes;
-  for (const auto& m : state.members) nodes.insert(m.node_id);
-  const room::Millis at = std::max(now, state.last_activity);
-  for (const auto& node : nodes) {
-    room::Effects fx = room::apply(state, room::NodeLostInput{node}, at, ctx_.settings);
-    restored.audit.insert(restored.audit.end(), std::make_move_iterator(fx.audit.begin()),
-                          std::make_move_iterator(fx.audit.end()));
-  }
+  // The members' connections are gone with the state Redis lost.
+  restored.audit = room::remove_all_members(state, std::max(now, state.last_activity), ctx_.settings);
   if (!state.exists || state.archived) {
     counted.with("absent").inc();
     co_return std::nullopt;
