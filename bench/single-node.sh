@@ -117,9 +117,12 @@ for scenario in "${scenarios[@]}"; do
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || echo "perf record failed, see $out/$scenario.perf.log" >&2
     if [ -s "$out/$scenario.perf.data" ]; then
-      perf script -i "$out/$scenario.perf.data" 2>/dev/null |
-        "$here/node_modules/.bin/flamegraph" -t perf --titletext "tandem serve, $scenario ($PROFILE_SECONDS s, 99 Hz)" \
-        >"$out/$scenario.flame.svg"
+      # Frames by function (no offsets, template arguments elided: `f<…>` is drawn as `f`),
+      # functions narrower than one pixel left out.
+      perf script -F comm,tid,time,event,ip,sym,dso -i "$out/$scenario.perf.data" 2>/dev/null |
+        sed -E ':a; s/<[^<>]*>//g; ta' |
+        "$here/node_modules/.bin/flamegraph" -t perf --minwidth 1 \
+        --titletext "tandem serve, $scenario ($PROFILE_SECONDS s, 99 Hz)" >"$out/$scenario.flame.svg"
       rm -f "$out/$scenario.perf.data"
       echo "flame graph: $out/$scenario.flame.svg"
     fi

@@ -136,6 +136,16 @@ struct HttpSlot {
 };
 
 // `internal`: the connection came in on the internal listener (ServerOptions::internal_port).
+// Completion of a connection's task: an exception that escaped it is logged, nothing more.
+void log_task_failure(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("connection task failed: {}", ex.what());
+  }
+}
+
 asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket, bool internal) {
   beast::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
@@ -254,8 +264,12 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
       }
       stream.expires_never();
       slot.give_back();  // a WebSocket now: counted as one from here
+      // The WebSocket runs as a task of its own: this request's frame (parser, buffer, strings,
+      // ~3 KiB) is freed now instead of living as long as the connection.
       auto session = std::make_shared<WsSession>(server, std::move(stream), info.client_addr);
-      co_await session->run(parser.release());
+      asio::co_spawn(session->executor(),
+                     [session, upgrade = parser.release()]() mutable { return session->run(std::move(upgrade)); },
+                     log_task_failure);
       co_return;
     }
 
@@ -294,14 +308,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server, bool int
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, http_session(server, std::move(socket), internal), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("connection task failed: {}", ex.what());
-      }
-    });
+    asio::co_spawn(executor, http_session(server, std::move(socket), internal), log_task_failure);
   }
 }
 

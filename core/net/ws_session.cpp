@@ -142,7 +142,8 @@ asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_bod
   ws_.control_callback([this](websocket::frame_type, std::string_view) { touch(); });
   server_->handler.opened(self);
   asio::co_spawn(ws_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
-  asio::co_spawn(ws_.get_executor(), [self]() { return self->keepalive_loop(); }, asio::detached);
+  arm_keepalive(steady_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  server_->options.ping_interval).count());
 
   try {
     co_await read_loop();
@@ -261,31 +262,32 @@ asio::awaitable<void> WsSession::write_loop() {
   }
 }
 
-asio::awaitable<void> WsSession::keepalive_loop() {
-  auto self = shared_from_this();
-  auto& timer = keepalive_;
-  const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(server_->options.idle_timeout).count();
-  const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(server_->options.ping_interval).count();
-  std::int64_t next_ping = steady_ms() + interval;
-  for (;;) {
-    const std::int64_t idle_at = last_activity_ms_.load(std::memory_order_relaxed) + idle;
-    const std::int64_t wake_at = std::min(next_ping, idle_at);
-    timer.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(wake_at - steady_ms(), 0)));
-    co_await timer.async_wait(use_tuple);
-    {
-      std::lock_guard lock(mutex_);
-      if (closing_ || finished_) co_return;
-    }
-    const std::int64_t now = steady_ms();
-    if (now >= last_activity_ms_.load(std::memory_order_relaxed) + idle) {
-      close(static_cast<std::uint16_t>(websocket::close_code::going_away), "idle timeout");
-      co_return;
-    }
-    if (now >= next_ping) {
-      enqueue(Ping{}, 0);
-      next_ping = now + interval;
-    }
+// The keepalive is a plain timer callback, not a coroutine: a connection costs one pending wait
+// instead of a coroutine frame and its spawn for its whole life.
+void WsSession::arm_keepalive(std::int64_t next_ping) {
+  const std::int64_t idle = std::chrono::duration_cast<std::chrono::milliseconds>(server_->options.idle_timeout).count();
+  const std::int64_t idle_at = last_activity_ms_.load(std::memory_order_relaxed) + idle;
+  const std::int64_t wake_at = std::min(next_ping, idle_at);
+  keepalive_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(wake_at - steady_ms(), 0)));
+  keepalive_.async_wait([self = shared_from_this(), next_ping](beast::error_code) { self->on_keepalive(next_ping); });
+}
+
+void WsSession::on_keepalive(std::int64_t next_ping) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ || finished_) return;
   }
+  const std::int64_t now = steady_ms();
+  const std::int64_t idle = std::chrono::duration_cast<std::chrono::milliseconds>(server_->options.idle_timeout).count();
+  if (now >= last_activity_ms_.load(std::memory_order_relaxed) + idle) {
+    close(static_cast<std::uint16_t>(websocket::close_code::going_away), "idle timeout");
+    return;
+  }
+  if (now >= next_ping) {
+    enqueue(Ping{}, 0);
+    next_ping = now + std::chrono::duration_cast<std::chrono::milliseconds>(server_->options.ping_interval).count();
+  }
+  arm_keepalive(next_ping);
 }
 
 }  // namespace tandem::net

@@ -27,6 +27,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   ~WsSession() override;
 
   std::uint64_t id() const override { return id_; }
+  boost::asio::any_io_executor executor() { return ws_.get_executor(); }
   const std::string& client_addr() const override { return client_addr_; }
   bool send(std::shared_ptr<const std::string> text) override;
   void close(std::uint16_t code, std::string reason) override;
@@ -51,7 +52,9 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
 
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop();
-  boost::asio::awaitable<void> keepalive_loop();
+  // PINGs every ping_interval, the close after idle_timeout without a frame or pong.
+  void arm_keepalive(std::int64_t next_ping);
+  void on_keepalive(std::int64_t next_ping);
   // Queues `item`; wakes the writer. Returns false when closing.
   bool enqueue(Item item, std::size_t bytes);
   // Token bucket (§1): true when the frame may be processed.
