@@ -4,7 +4,6 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -148,7 +147,7 @@ class EchoHandler final : public net::Handler {
 }  // namespace
 
 int run_echo_server(const std::string& host, std::uint16_t port, int threads) {
-  boost::asio::io_context io(threads);
+  boost::asio::io_context io(1);
   metrics::Registry registry;
   EchoHandler handler;
   net::ServerOptions options;
@@ -159,6 +158,7 @@ int run_echo_server(const std::string& host, std::uint16_t port, int threads) {
   options.max_conns_per_ip = 1'000'000;
   options.max_connections = 1'000'000;
   options.idle_timeout = std::chrono::hours(1);
+  options.loops = static_cast<unsigned>(threads);  // io itself is run by this thread alone
   net::Server server(io, options, handler, registry);
   server.start();
   std::cerr << fmt::format("tandem loadtest: echo target listening on {}:{} ({} thread{})\n", host, server.port(),
@@ -169,10 +169,7 @@ int run_echo_server(const std::string& host, std::uint16_t port, int threads) {
     server.close_all(1001, "echo target stopping");
     io.stop();
   });
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
-  for (auto& t : pool) t.join();
   return 0;
 }
 

@@ -5,7 +5,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -67,7 +66,7 @@ asio::awaitable<void> write_simple(beast::tcp_stream& stream, const HttpResponse
 }
 
 // The handler's answer to one request. The handler may respond inline (most requests: no timer,
-// no post) or later from any thread; then the connection's strand takes the response up. No
+// no post) or later from any thread; then the connection's loop takes the response up. No
 // answer within `timeout`: 503.
 asio::awaitable<HttpResponse> answer(Handler& handler, const HttpRequest& request,
                                      std::chrono::milliseconds timeout) {
@@ -83,7 +82,7 @@ asio::awaitable<HttpResponse> answer(Handler& handler, const HttpRequest& reques
   handler.http(request, [wait](HttpResponse response) {
     std::lock_guard lock(wait->mutex);
     wait->response = std::move(response);
-    // Runs on the connection's strand, so it cannot overtake the coroutine's wait below.
+    // Runs on the connection's loop, so it cannot overtake the coroutine's wait below.
     if (!wait->calling) {
       asio::post(wait->executor, [wait] {
         if (wait->timer) wait->timer->cancel();
@@ -375,7 +374,7 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
 
 asio::any_io_executor Server::Impl::connection_executor() {
   const std::size_t n = next_loop.fetch_add(1, std::memory_order_relaxed) % (loops.size() + 1);
-  if (n == 0) return asio::make_strand(io);
+  if (n == 0) return io.get_executor();  // run by one thread (ServerOptions::loops)
   return loops[n - 1]->get_executor();
 }
 

@@ -48,16 +48,17 @@ struct ServerOptions {
   // application's text: the transport knows no protocol frames.
   std::string rate_limited_notice;
   // Event loops that serve connections: the caller's io_context plus loops - 1 of the server's
-  // own, each run by one thread of its own (started by start(), joined by the destructor).
+  // own, each run by one thread of its own (started by start(), joined by the destructor). For
+  // more threads, raise this: the caller's io_context must be run by exactly one thread.
   unsigned loops = 1;
 };
 
 // HTTP and WebSocket on one listener (docs/protocol.md §1, §7), plus an optional internal HTTP listener. Upgrades are accepted on /ws only.
-// Every connection runs as a coroutine on one event loop for its whole life, the loops taken in
-// turn: on a strand of the caller's io_context (which may be run by any number of threads) or on
-// one of the server's own single-threaded loops (ServerOptions::loops), where it needs no strand.
-// A connection's work therefore never contends for a scheduler with the other loops' connections;
-// only a frame delivered from another thread crosses over (one post).
+// Every connection runs on one event loop for its whole life, the loops taken in turn: the
+// caller's io_context (run by one thread: the caller's) or one of the server's own single-threaded
+// loops (ServerOptions::loops). No loop is run by two threads, so no connection needs a strand, and
+// a connection's work never contends for a scheduler with the other loops' connections; only a
+// frame delivered from another thread crosses over (one post).
 class Server {
  public:
   Server(boost::asio::io_context& io, ServerOptions options, Handler& handler, metrics::Registry& metrics);

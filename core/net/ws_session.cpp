@@ -1,8 +1,6 @@
 #include "core/net/ws_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -35,7 +33,6 @@ std::int64_t steady_ms() {
 WsSession::WsSession(std::shared_ptr<Server::Impl> server, beast::tcp_stream stream, std::string client_addr)
     : server_(std::move(server)),
       ws_(std::move(stream)),
-      wake_(ws_.get_executor()),
       keepalive_(ws_.get_executor()),
       id_(server_->next_id.fetch_add(1)),
       client_addr_(std::move(client_addr)),
@@ -62,7 +59,7 @@ void WsSession::close(std::uint16_t code, std::string reason) {
     queue_.emplace_back(CloseRequest{code, std::move(reason)});
     wake = std::exchange(writer_waiting_, false);
   }
-  if (wake) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
+  if (wake) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->pump(); });
 }
 
 bool WsSession::enqueue(Item item, std::size_t bytes) {
@@ -92,7 +89,7 @@ bool WsSession::enqueue(Item item, std::size_t bytes) {
     spdlog::warn("connection {} from {} closed: send queue over {} bytes", id_, client_addr_,
                  server_->options.send_queue_bytes);
   }
-  if (wake) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
+  if (wake) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->pump(); });
   return !overflow;
 }
 
@@ -141,7 +138,7 @@ asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_bod
   }
   ws_.control_callback([this](websocket::frame_type, std::string_view) { touch(); });
   server_->handler.opened(self);
-  asio::co_spawn(ws_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+  pump();
   arm_keepalive(steady_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
                                   server_->options.ping_interval).count());
 
@@ -158,7 +155,6 @@ asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_bod
     queue_.clear();
     queued_bytes_ = 0;
   }
-  wake_.cancel();
   keepalive_.cancel();
   server_->handler.closed(self);
   server_->ws_connections.add(-1);
@@ -220,45 +216,36 @@ bool WsSession::admit_frame(std::chrono::steady_clock::time_point now) {
   return false;
 }
 
-asio::awaitable<void> WsSession::write_loop() {
-  auto self = shared_from_this();
-  for (;;) {
-    std::optional<Item> item;
-    {
-      std::lock_guard lock(mutex_);
-      if (!queue_.empty()) {
-        item = std::move(queue_.front());
-        queue_.pop_front();
-        if (auto* text = std::get_if<std::shared_ptr<const std::string>>(&*item)) queued_bytes_ -= (*text)->size();
-      } else if (finished_) {
-        co_return;
-      } else {
-        writer_waiting_ = true;
-      }
+void WsSession::pump() {
+  std::optional<Item> item;
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty()) {
+      writer_waiting_ = !finished_;
+      return;
     }
-    if (!item) {
-      wake_.expires_at(asio::steady_timer::time_point::max());
-      co_await wake_.async_wait(use_tuple);
-      continue;
-    }
-    // The server's write sweep closes the connection when this stays set past limits.write_timeout.
-    write_since_ms_.store(steady_ms(), std::memory_order_relaxed);
-    if (auto* text = std::get_if<std::shared_ptr<const std::string>>(&*item)) {
-      auto [ec, n] = co_await ws_.async_write(asio::buffer(**text), use_tuple);
-      write_since_ms_.store(0, std::memory_order_relaxed);
-      if (ec) co_return;
-    } else if (std::holds_alternative<Ping>(*item)) {
-      auto [ec] = co_await ws_.async_ping({}, use_tuple);
-      write_since_ms_.store(0, std::memory_order_relaxed);
-      if (ec) co_return;
-    } else {
-      const auto& request = std::get<CloseRequest>(*item);
-      server_->ws_closes.with(std::to_string(request.code)).inc();
-      websocket::close_reason reason(request.code);
-      reason.reason = request.reason;
-      co_await ws_.async_close(reason, use_tuple);
-      co_return;
-    }
+    item = std::move(queue_.front());
+    queue_.pop_front();
+    if (auto* text = std::get_if<std::shared_ptr<const std::string>>(&*item)) queued_bytes_ -= (*text)->size();
+  }
+  // The server's write sweep closes the connection when this stays set past limits.write_timeout.
+  write_since_ms_.store(steady_ms(), std::memory_order_relaxed);
+  // After an error the writer stops: the read loop ends on the same broken connection.
+  auto written = [self = shared_from_this()](beast::error_code ec) {
+    self->write_since_ms_.store(0, std::memory_order_relaxed);
+    if (!ec) self->pump();
+  };
+  if (auto* text = std::get_if<std::shared_ptr<const std::string>>(&*item)) {
+    const auto buffer = asio::buffer(**text);
+    ws_.async_write(buffer, [written, keep = std::move(*text)](beast::error_code ec, std::size_t) { written(ec); });
+  } else if (std::holds_alternative<Ping>(*item)) {
+    ws_.async_ping({}, written);
+  } else {
+    const auto& request = std::get<CloseRequest>(*item);
+    server_->ws_closes.with(std::to_string(request.code)).inc();
+    websocket::close_reason reason(request.code);
+    reason.reason = request.reason;
+    ws_.async_close(reason, [self = shared_from_this()](beast::error_code) {});
   }
 }
 

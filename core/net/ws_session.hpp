@@ -32,7 +32,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   bool send(std::shared_ptr<const std::string> text) override;
   void close(std::uint16_t code, std::string reason) override;
 
-  // Completes the upgrade and runs the connection until it ends. On the session's strand.
+  // Completes the upgrade and runs the connection until it ends. On the connection's loop.
   boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::empty_body> request);
 
   // True when a write has been in progress for `limit` or longer: the peer does not read
@@ -51,7 +51,11 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   using Item = std::variant<std::shared_ptr<const std::string>, Ping, CloseRequest>;
 
   boost::asio::awaitable<void> read_loop();
-  boost::asio::awaitable<void> write_loop();
+  // The writer: takes the next queued item and writes it; its completion calls pump again. When
+  // the queue is empty it marks itself waiting, and the next enqueue posts pump. A callback chain,
+  // not a coroutine waiting on a timer: one post per wake-up instead of a post, a timer
+  // cancellation and a coroutine resumption. On the connection's loop only.
+  void pump();
   // PINGs every ping_interval, the close after idle_timeout without a frame or pong.
   void arm_keepalive(std::int64_t next_ping);
   void on_keepalive(std::int64_t next_ping);
@@ -63,7 +67,6 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
 
   std::shared_ptr<Server::Impl> server_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::asio::steady_timer wake_;
   boost::asio::steady_timer keepalive_;
   const std::uint64_t id_;
   const std::string client_addr_;
@@ -72,7 +75,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   std::deque<Item> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;        // a close was requested; no more sends
-  bool writer_waiting_ = false;
+  bool writer_waiting_ = false;  // the writer is idle: the next enqueue posts pump()
   bool finished_ = false;       // the read loop ended
 
   std::atomic<std::int64_t> last_activity_ms_{0};  // steady clock

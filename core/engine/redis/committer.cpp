@@ -315,7 +315,6 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     if (membership) nodes_before = member_nodes(r.state);
     const Digest before = quiet_kind ? digest(r.state) : Digest{};
     const std::size_t members_before = r.state.members.size();
-    const std::string host_before = relay_kind ? r.state.host_user_id : std::string();
     const room::Millis now = std::max(epoch_ms(), r.state.last_activity);
     room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
     if (!restored_audit.empty()) fx.audit.insert(fx.audit.begin(), restored_audit.begin(), restored_audit.end());
@@ -346,10 +345,10 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
 
     const bool ended = fx.archived || !r.state.exists;
     // A generic relay's broadcast moved only seq and last activity (and its sender's last_seen,
-    // which strict identity commits on its own): committed as an advance, without the state.
+    // which strict identity commits on its own): committed as an advance, without the state. The
+    // host cannot have changed: every host change writes a HOST_CHANGED audit record.
     const bool advance = relay_kind && !ended && fx.audit.empty() && fx.closes.empty() &&
-                         r.state.members.size() == members_before && r.state.host_user_id == host_before &&
-                         digest(r.state) == before;
+                         r.state.members.size() == members_before && digest(r.state) == before;
     Commit commit;
     Reply reply;
     if (advance) {
