@@ -104,6 +104,7 @@ class Connection::Impl : public std::enable_shared_from_this<Impl> {
     std::vector<std::vector<std::string>> handshake;
     if (!options.password.empty()) handshake.push_back({"AUTH", std::move(options.password)});
     if (options.db != 0) handshake.push_back({"SELECT", std::to_string(options.db)});
+    if (!options.client_name.empty()) handshake.push_back({"CLIENT", "SETNAME", options.client_name});
     if (handshake.empty()) handshake.push_back({"PING"});
     for (std::size_t i = 0; i < handshake.size(); ++i) {
       const bool last = i + 1 == handshake.size();

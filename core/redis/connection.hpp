@@ -21,6 +21,7 @@ struct ConnectOptions {
   std::uint16_t port = 6379;
   std::string password;            // empty: no AUTH. Never appears in a message.
   std::int64_t db = 0;             // SELECTed when not 0
+  std::string client_name;         // CLIENT SETNAME when not empty (CLIENT LIST shows it); no spaces
   std::chrono::milliseconds timeout = std::chrono::seconds(5);  // TCP connect + AUTH/SELECT/PING
 };
 

@@ -280,6 +280,23 @@ TEST_CASE("redis connect reports a refused AUTH and SELECT picks the database", 
   }
 }
 
+TEST_CASE("redis connect names the connection; a name Redis refuses fails the connect", "[integration][redis]") {
+  RedisFixture redis;
+  boost::asio::io_context io;
+  ConnectOptions options = options_for(redis);
+  options.client_name = "tandem:test~" + redis.prefix().substr(0, 8) + ":cmd";
+  Connection named(io);
+  connect_or_fail(io, named, options);
+  CHECK(call(io, named, {"CLIENT", "GETNAME"}) == string(options.client_name));
+
+  options.client_name = "has a space";
+  Connection refused(io);
+  const std::optional<Failure> failure = connect(io, refused, options);
+  REQUIRE(failure.has_value());
+  INFO(failure->message);
+  CHECK(failure->message.find("CLIENT failed") != std::string::npos);
+}
+
 TEST_CASE("redis disconnection fails pending commands, then notifies once", "[integration][redis]") {
   RedisFixture redis;
   boost::asio::io_context io;

@@ -93,8 +93,14 @@ void RedisLink::command(std::vector<std::string> args, std::function<void(Reply)
   cmd_->command(std::move(args), std::move(done));
 }
 
-tandem::redis::ConnectOptions RedisLink::connect_options() const {
+tandem::redis::ConnectOptions RedisLink::connect_options(std::string_view role) const {
   tandem::redis::ConnectOptions o;
+  // Operators find a node's connections in CLIENT LIST by name. Redis refuses names with spaces
+  // or other characters outside '!'..'~'; server.node_id may hold any.
+  o.client_name = "tandem:" + ctx_.instance + ":" + std::string(role);
+  for (char& c : o.client_name) {
+    if (c < '!' || c > '~') c = '_';
+  }
   o.host = ctx_.config.redis->host;
   o.port = ctx_.config.redis->port;
   o.password = ctx_.config.redis->password;
@@ -141,8 +147,8 @@ awaitable<void> RedisLink::run() {
 awaitable<bool> RedisLink::establish() {
   cmd_->close();
   sub_->close();
-  if (auto failure = co_await async_connect(*cmd_, connect_options(), use_awaitable)) co_return false;
-  if (auto failure = co_await async_connect(*sub_, connect_options(), use_awaitable)) {
+  if (auto failure = co_await async_connect(*cmd_, connect_options("cmd"), use_awaitable)) co_return false;
+  if (auto failure = co_await async_connect(*sub_, connect_options("sub"), use_awaitable)) {
     cmd_->close();
     co_return false;
   }

@@ -56,7 +56,8 @@ class RedisLink {
  private:
   awaitable<void> run();
   awaitable<bool> establish();
-  tandem::redis::ConnectOptions connect_options() const;
+  // `role` ("cmd" or "sub") names the connection in Redis: tandem:<instance>:<role>.
+  tandem::redis::ConnectOptions connect_options(std::string_view role) const;
 
   Context& ctx_;
   Handlers handlers_;

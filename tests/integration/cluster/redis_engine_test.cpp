@@ -6,12 +6,14 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <future>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -388,6 +390,110 @@ TEST_CASE("a node's disconnect is committed and reaches the other node's members
   REQUIRE(a.host.wait_for(a.conn(1), "USER_LEFT", "u2"));
   CHECK(a.engine.idle());
   CHECK(b.engine.idle());
+}
+
+namespace {
+
+// The ids of the Redis clients named `name` (CLIENT LIST).
+std::vector<std::string> client_ids(redisContext& context, const std::string& name) {
+  const auto list = tandem::testing::redis_command(context, {"CLIENT", "LIST"});
+  REQUIRE(list);
+  REQUIRE(list->type == REDIS_REPLY_STRING);
+  std::vector<std::string> ids;
+  std::istringstream lines(std::string(list->str, list->len));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" name=" + name + " ") == std::string::npos) continue;
+    const auto at = line.find("id=");
+    REQUIRE(at != std::string::npos);
+    ids.push_back(line.substr(at + 3, line.find(' ', at) - at - 3));
+  }
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("a node whose Redis connections drop reconnects, loads its scripts again and commits", "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  REQUIRE(a.join(room_id, "u1", 1).seated);
+  REQUIRE(a.host.wait_for(a.conn(1), "ROOM_STATE"));
+
+  std::string error;
+  auto context = tandem::testing::redis_connect(redis.host(), redis.port(), error);
+  REQUIRE(context);
+  const std::string cmd_name = "tandem:" + a.engine.instance() + ":cmd";
+  const std::string sub_name = "tandem:" + a.engine.instance() + ":sub";
+  const auto cmd_before = client_ids(*context, cmd_name);
+  const auto sub_before = client_ids(*context, sub_name);
+  REQUIRE(cmd_before.size() == 1);
+  REQUIRE(sub_before.size() == 1);
+
+  // Redis drops the command connection: the link closes the subscription too and connects both
+  // again under the same names.
+  const auto killed = tandem::testing::redis_command(*context, {"CLIENT", "KILL", "ID", cmd_before.front()});
+  REQUIRE(killed);
+  CHECK(killed->integer == 1);
+  auto replaced = [&] {
+    const auto cmd = client_ids(*context, cmd_name);
+    const auto sub = client_ids(*context, sub_name);
+    return cmd.size() == 1 && sub.size() == 1 && cmd != cmd_before && sub != sub_before;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!replaced() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  REQUIRE(replaced());
+  while (!a.engine.can_serve() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  REQUIRE(a.engine.can_serve());
+
+  // Redis forgets the scripts the link loaded: the next commit's EVALSHA gets NOSCRIPT and falls
+  // back to EVAL. The room did not change meanwhile, so its member stayed: the host's PLAY
+  // commits and reaches it through the new subscription.
+  REQUIRE(tandem::testing::redis_command(*context, {"SCRIPT", "FLUSH"}));
+  const auto played = a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), play_frame()}, a.conn(1));
+  CHECK(played.applied);
+  CHECK(played.broadcast);
+  REQUIRE(a.host.wait_for(a.conn(1), "PLAY_PAUSE"));
+}
+
+TEST_CASE("a node that stops with members in a room is reaped: they leave and the host passes on", "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  auto config_a = cluster_config(redis, "na");
+  config_a.cluster.node_ttl = 1s;
+  config_a.rooms.host_grace = 300ms;  // a host lost with its node gets this long to come back
+  TestNode a(redis, std::move(config_a));
+  const std::string room_id = tandem::testing::unique_name("room-");
+  std::string dead;
+  {
+    auto config_b = cluster_config(redis, "nb");
+    config_b.cluster.node_ttl = 1s;
+    TestNode b(redis, std::move(config_b));
+    dead = b.engine.instance();
+    REQUIRE(b.join(room_id, "host", 1).seated);  // the first member hosts
+    REQUIRE(a.join(room_id, "guest", 1).seated);
+    REQUIRE(a.host.wait_for(a.conn(1), "ROOM_STATE"));
+  }  // b stops without its member's departure: it cannot leave the cluster
+
+  const engine::redis::Keys keys(redis.prefix());
+  std::string error;
+  auto context = tandem::testing::redis_connect(redis.host(), redis.port(), error);
+  REQUIRE(context);
+  auto in_cluster = [&] {
+    const auto score = tandem::testing::redis_command(*context, {"ZSCORE", keys.nodes(), dead});
+    return score && score->type != REDIS_REPLY_NIL;
+  };
+  CHECK(in_cluster());
+
+  // Within node_ttl (plus a reaper round) the living node removes the dead node's member.
+  REQUIRE(a.host.wait_for(a.conn(1), "USER_LEFT", "host"));
+  REQUIRE(a.host.wait_for(a.conn(1), "HOST_CHANGED"));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (in_cluster() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  CHECK_FALSE(in_cluster());
+  const auto index = tandem::testing::redis_command(*context, {"EXISTS", keys.node_rooms(dead)});
+  REQUIRE(index);
+  CHECK(index->integer == 0);
+  const auto seqs = a.host.seqs(a.conn(1));
+  for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
 }
 
 TEST_CASE("the audit copier sets aside an event PostgreSQL refuses as data and its backlog empties",
