@@ -293,13 +293,8 @@ void Client::connect(Clock::time_point scheduled) {
 void Client::on_ws_open() {
   const auto now = Clock::now();
   ++world_.connected;
-  if (world_.stopping) {
-    state_ = State::closing;
-    next_[CloseDeadline] = now + kCloseWait;
-    ws_.close(kNormalClose);
-    reschedule();
-    return;
-  }
+  // A connect still in flight when the run ends joins during the drain like any other (its JOIN
+  // and ROOM_STATE are checked) but starts no periodic activity: see opened_session().
   if (world_.recording(now)) world_.stats.connect.record(micros(now - connect_scheduled_));
   reconnect_attempts_ = 0;
   opened_session(now);
@@ -316,6 +311,10 @@ void Client::opened_session(Clock::time_point now) {
   unwritten_.clear();
   send(frames::join(user_id_, room_.id, username_, world_.wall_ms(now)), now, now);
   send(frames::request_sync(user_id_, room_.id), now, now);
+  if (world_.stopping) {
+    reschedule();
+    return;
+  }
   if (b.ping.count() > 0) next_[Ping] = now + b.ping;  // the extension's interval starts on open
   if (b.status.count() > 0) next_[Status] = next_on_grid(Status, now, b.status);
   reschedule();
@@ -408,9 +407,10 @@ void Client::abort() {
   state_ = State::done;
 }
 
+// A connect or a JOIN in flight is not settled: the drain waits for it (up to --drain).
 bool Client::settled() const {
-  const bool open = state_ == State::joining || state_ == State::joined;
-  return !open || (awaiting_echo_ <= 0 && !http_.busy());
+  if (state_ == State::connecting || state_ == State::joining) return false;
+  return state_ != State::joined || (awaiting_echo_ <= 0 && !http_.busy());
 }
 
 bool Client::send(std::string frame, Clock::time_point scheduled, Clock::time_point now) {

@@ -60,10 +60,10 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   // Stages ramping down: LEAVE (or close) and stay closed until start() is called again.
   void retire(Clock::time_point now);
   Clock::time_point first_connect() const { return first_connect_; }
-  // The run is over: no more scheduled sends or reconnects. A connection still being opened is
-  // closed as soon as it opens.
+  // The run is over: no more scheduled sends or reconnects. A connection still being opened
+  // joins when it opens (its ROOM_STATE is checked) and then sends nothing more.
   void stop_activity();
-  // No own broadcast awaiting its echo and no /status request in flight.
+  // Not connecting or joining, no own broadcast awaiting its echo and no /status request in flight.
   bool settled() const;
   // The seq check of the current connection (active while joined).
   SeqTracker& seq() { return seq_; }

@@ -216,6 +216,37 @@ TEST_CASE("a run whose ramp ends at the duration still ends on time", "[loadtest
   CHECK(u(r.at("delivery").as_object().at("lost")) == 0);
 }
 
+TEST_CASE("connects still in flight when the run ends join during the drain", "[loadtest]") {
+  Node node(0, {"limits.max_conns_per_ip=1000", "http.max_conns_per_ip=1000"});
+  TempDir dir;
+  const auto report_file = dir.path() / "report.json";
+  const auto started = std::chrono::steady_clock::now();
+  tandem::test::Process loadtest({TANDEM_BINARY, "loadtest", "--url", node.url(), "--clients", "120", "--room-size",
+                                  "4", "--ramp", "60", "--duration", "2050ms", "--drain", "8s", "--profile",
+                                  "heartbeat", "--quiet", "--out", report_file.string()},
+                                 dir.path(), "loadtest");
+  // The node stops reading for 2.5 s across the end of the run (the ramp's last connects are due
+  // at 2 s): the connects made meanwhile wait in the listen queue and are in flight at the end.
+  std::this_thread::sleep_for(1500ms);
+  node.signal(SIGSTOP);
+  std::this_thread::sleep_for(2500ms);
+  node.signal(SIGCONT);
+  const auto code = loadtest.wait(40s);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  INFO(loadtest.out() << loadtest.err() << node.log());
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK(elapsed < 2050ms + 8s + 3s + 5s);  // run + drain + close, and start-up
+  const auto r = load_report(report_file);
+  CHECK(u(r.at("clients").as_object().at("joined")) == 120);
+  CHECK(u(r.at("clients").as_object().at("connected_end")) == 120);
+  CHECK(counter(r, "connect_failures") == 0);
+  // Some connect waited for the stopped node.
+  CHECK(r.at("latency_ms").as_object().at("connect").as_object().at("max").to_number<double>() >= 1000.0);
+  CHECK(u(r.at("delivery").as_object().at("lost")) == 0);
+  CHECK(u(r.at("delivery").as_object().at("duplicated")) == 0);
+}
+
 TEST_CASE("bad input fails fast with the reason", "[loadtest]") {
   TempDir dir;
   SECTION("an unreachable URL exits 3 within seconds") {
