@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/loadtest/health.hpp"
+#include "core/loadtest/report_path.hpp"
 #include "core/loadtest/threshold.hpp"
 
 namespace tandem::loadtest {
@@ -16,22 +17,6 @@ namespace tandem::loadtest {
 namespace json = boost::json;
 
 namespace {
-
-const json::value* find(const json::value& doc, std::initializer_list<std::string_view> path) {
-  const json::value* at = &doc;
-  for (auto key : path) {
-    const auto* o = at->if_object();
-    if (!o) return nullptr;
-    at = o->if_contains(key);
-    if (!at) return nullptr;
-  }
-  return at;
-}
-
-double number(const json::value& doc, std::initializer_list<std::string_view> path) {
-  const auto* v = find(doc, path);
-  return v && v->is_number() ? v->to_number<double>() : 0.0;
-}
 
 std::string ratio(double a, double b) {
   if (a == 0 && b == 0) return "=";
@@ -47,7 +32,7 @@ std::string count_text(double n) {
 }
 
 std::string text_of(const json::value& doc, std::initializer_list<std::string_view> path, const char* fallback) {
-  const auto* v = find(doc, path);
+  const auto* v = find_path(doc, path);
   return v && v->is_string() ? std::string(v->as_string()) : std::string(fallback);
 }
 
@@ -56,34 +41,34 @@ std::string text_of(const json::value& doc, std::initializer_list<std::string_vi
 std::variant<Comparison, std::string> compare_reports(const json::value& a, const json::value& b,
                                                 const std::string& name_a, const std::string& name_b) {
   for (const auto& [doc, name] : {std::pair{&a, &name_a}, std::pair{&b, &name_b}}) {
-    if (!find(*doc, {"latency_ms"}) || !find(*doc, {"counters"})) {
+    if (!find_path(*doc, {"latency_ms"}) || !find_path(*doc, {"counters"})) {
       return *name + ": not a tandem loadtest report (no latency_ms)";
     }
   }
   std::string out;
   auto line = [&](const std::string& text) { out += text + '\n'; };
-  line(fmt::format("A  {}  {} clients, {}, started {}", name_a, count_text(number(a, {"clients", "target"})),
+  line(fmt::format("A  {}  {} clients, {}, started {}", name_a, count_text(number_at(a, {"clients", "target"})),
                    text_of(a, {"verdict"}, "?"), text_of(a, {"started_at"}, "?")));
-  line(fmt::format("B  {}  {} clients, {}, started {}", name_b, count_text(number(b, {"clients", "target"})),
+  line(fmt::format("B  {}  {} clients, {}, started {}", name_b, count_text(number_at(b, {"clients", "target"})),
                    text_of(b, {"verdict"}, "?"), text_of(b, {"started_at"}, "?")));
   line("");
   line(fmt::format("{:<22} {:>12} {:>12} {:>8}", "", "A", "B", "B/A"));
-  const auto& kinds = find(a, {"latency_ms"})->as_object();
+  const auto& kinds = find_path(a, {"latency_ms"})->as_object();
   for (const auto& entry : kinds) {
     const std::string_view kind(entry.key().data(), entry.key().size());
-    if (!find(b, {"latency_ms", kind})) continue;
-    if (number(a, {"latency_ms", kind, "count"}) == 0 && number(b, {"latency_ms", kind, "count"}) == 0) continue;
+    if (!find_path(b, {"latency_ms", kind})) continue;
+    if (number_at(a, {"latency_ms", kind, "count"}) == 0 && number_at(b, {"latency_ms", kind, "count"}) == 0) continue;
     for (const char* stat : {"p50", "p99", "max"}) {
-      const double va = number(a, {"latency_ms", kind, stat});
-      const double vb = number(b, {"latency_ms", kind, stat});
+      const double va = number_at(a, {"latency_ms", kind, stat});
+      const double vb = number_at(b, {"latency_ms", kind, stat});
       line(fmt::format("{:<22} {:>12} {:>12} {:>8}", fmt::format("{} {}", kind, stat),
                        latency_text(va), latency_text(vb), ratio(va, vb)));
     }
   }
   line("");
   auto row = [&](const std::string& label, std::initializer_list<std::string_view> path, const char* unit) {
-    const double va = number(a, path);
-    const double vb = number(b, path);
+    const double va = number_at(a, path);
+    const double vb = number_at(b, path);
     line(fmt::format("{:<22} {:>12} {:>12} {:>8}", label, count_text(va) + unit, count_text(vb) + unit,
                      ratio(va, vb)));
   };

@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "core/loadtest/report_path.hpp"
+
 namespace tandem::loadtest {
 
 namespace json = boost::json;
@@ -22,25 +24,9 @@ constexpr int kRight = 12;
 constexpr int kTop = 30;      // the legend
 constexpr int kBottom = 28;   // the x labels
 
-const json::value* find(const json::value& doc, std::initializer_list<std::string_view> path) {
-  const json::value* at = &doc;
-  for (auto key : path) {
-    const auto* o = at->if_object();
-    if (!o) return nullptr;
-    at = o->if_contains(key);
-    if (!at) return nullptr;
-  }
-  return at;
-}
-
-double number(const json::value& doc, std::initializer_list<std::string_view> path) {
-  const auto* v = find(doc, path);
-  return v && v->is_number() ? v->to_number<double>() : 0.0;
-}
-
 // A field as text: strings as they are, arrays of strings joined by ", ", other values as JSON.
 std::string text(const json::value& doc, std::initializer_list<std::string_view> path) {
-  const auto* v = find(doc, path);
+  const auto* v = find_path(doc, path);
   if (!v) return "";
   if (v->is_string()) return std::string(v->as_string());
   if (v->is_array()) {
@@ -99,7 +85,7 @@ std::string plot(const std::string& title, const std::string& unit, const json::
     return at->is_number() ? at->to_number<double>() : 0.0;
   };
   for (const auto& entry : series) {
-    t_max = std::max(t_max, number(entry, {"t"}));
+    t_max = std::max(t_max, number_at(entry, {"t"}));
     for (const auto& line : lines) y_max = std::max(y_max, value_at(entry, line));
   }
   for (double end : stage_ends) t_max = std::max(t_max, end);
@@ -135,7 +121,7 @@ std::string plot(const std::string& title, const std::string& unit, const json::
   for (const auto& line : lines) {
     std::string d;
     for (const auto& entry : series) {
-      d += fmt::format("{}{:.1f},{:.1f}", d.empty() ? "M" : " L", x(number(entry, {"t"})), y(value_at(entry, line)));
+      d += fmt::format("{}{:.1f},{:.1f}", d.empty() ? "M" : " L", x(number_at(entry, {"t"})), y(value_at(entry, line)));
     }
     svg += fmt::format(R"(<path class="series" data-name="{}" d="{}" fill="none" stroke="{}" stroke-width="2.5"{}/>)",
                        escape(line.name), d, line.colour, line.dashed ? R"( stroke-dasharray="6 4")" : "");
@@ -157,13 +143,13 @@ std::string verdict_class(std::string_view verdict) {
 
 std::string html_report(const json::value& report) {
   static const json::array kNoSeries;
-  const auto* series_value = find(report, {"series"});
+  const auto* series_value = find_path(report, {"series"});
   const json::array& series = series_value && series_value->is_array() ? series_value->as_array() : kNoSeries;
   std::vector<double> stage_ends;
-  if (const auto* stages = find(report, {"parameters", "stages"}); stages && stages->is_array()) {
+  if (const auto* stages = find_path(report, {"parameters", "stages"}); stages && stages->is_array()) {
     double end = 0;
     for (const auto& s : stages->as_array()) {
-      end += number(s, {"duration_ms"}) / 1000.0;
+      end += number_at(s, {"duration_ms"}) / 1000.0;
       stage_ends.push_back(end);
     }
   }
@@ -190,13 +176,13 @@ figure{margin:0}figcaption{font-weight:600}
                       escape(text(report, {"started_at"})));
   html += fmt::format("<p>Run {} against {}, {:.1f} s, {} worker(s); tandem {}.</p>\n",
                       escape(text(report, {"parameters", "run_id"})), escape(text(report, {"parameters", "urls"})),
-                      number(report, {"elapsed_s"}), escape(text(report, {"parameters", "workers"})),
+                      number_at(report, {"elapsed_s"}), escape(text(report, {"parameters", "workers"})),
                       escape(text(report, {"version"})));
   html += fmt::format(R"(<div class="verdict {}">result: {} (exit {})</div>)", verdict_class(verdict), escape(verdict),
                       escape(text(report, {"exit_code"})));
   html += "\n<ul>\n";
   for (const char* side : {"generator", "target"}) {
-    if (const auto* reasons = find(report, {side, "reasons"}); reasons && reasons->is_array()) {
+    if (const auto* reasons = find_path(report, {side, "reasons"}); reasons && reasons->is_array()) {
       for (const auto& reason : reasons->as_array()) {
         if (!reason.is_string()) continue;
         const auto& s = reason.as_string();
@@ -210,37 +196,37 @@ figure{margin:0}figcaption{font-weight:600}
   html += fmt::format(
       "<li>generator: send lag p99 {:.1f} ms, event-loop lag p99 {:.1f} ms, busiest worker CPU {:.0f} %; "
       "target: write wait p99 {:.1f} ms</li>\n</ul>\n",
-      number(report, {"generator", "send_lag_p99_ms"}), number(report, {"generator", "loop_lag_p99_ms"}),
-      number(report, {"generator", "max_cpu_percent"}), number(report, {"target", "write_wait_p99_ms"}));
+      number_at(report, {"generator", "send_lag_p99_ms"}), number_at(report, {"generator", "loop_lag_p99_ms"}),
+      number_at(report, {"generator", "max_cpu_percent"}), number_at(report, {"target", "write_wait_p99_ms"}));
 
   html += "<h2>Summary</h2>\n<table><tr><th>latency (ms)</th><th>count</th><th>p50</th><th>p90</th><th>p99</th>"
           "<th>p99.9</th><th>max</th></tr>\n";
-  if (const auto* latency = find(report, {"latency_ms"}); latency && latency->is_object()) {
+  if (const auto* latency = find_path(report, {"latency_ms"}); latency && latency->is_object()) {
     for (const auto& entry : latency->as_object()) {
       const json::value& h = entry.value();
       html += fmt::format("<tr><td>{}</td><td>{:.0f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td>"
                           "<td>{:.2f}</td></tr>\n",
-                          escape(std::string_view(entry.key().data(), entry.key().size())), number(h, {"count"}), number(h, {"p50"}), number(h, {"p90"}),
-                          number(h, {"p99"}), number(h, {"p99_9"}), number(h, {"max"}));
+                          escape(std::string_view(entry.key().data(), entry.key().size())), number_at(h, {"count"}), number_at(h, {"p50"}), number_at(h, {"p90"}),
+                          number_at(h, {"p99"}), number_at(h, {"p99_9"}), number_at(h, {"max"}));
     }
   }
   html += "</table>\n<table>";
   html += fmt::format("<tr><td>clients joined</td><td>{} of {}</td></tr>", escape(text(report, {"clients", "joined"})),
                       escape(text(report, {"clients", "target"})));
   html += fmt::format("<tr><td>frames sent / received per s</td><td>{:.0f} / {:.0f}</td></tr>",
-                      number(report, {"rates_per_s", "frames_sent"}), number(report, {"rates_per_s", "frames_received"}));
+                      number_at(report, {"rates_per_s", "frames_sent"}), number_at(report, {"rates_per_s", "frames_received"}));
   html += fmt::format("<tr><td>broadcasts received, lost, duplicated, out of order</td><td>{}, {}, {}, {}</td></tr>",
                       escape(text(report, {"delivery", "broadcasts_received"})), escape(text(report, {"delivery", "lost"})),
                       escape(text(report, {"delivery", "duplicated"})),
                       escape(text(report, {"delivery", "out_of_order"})));
   html += fmt::format("<tr><td>errors</td><td>{} ({:.3f} %)</td></tr></table>\n",
-                      escape(text(report, {"errors", "total"})), number(report, {"errors", "percent"}));
+                      escape(text(report, {"errors", "total"})), number_at(report, {"errors", "percent"}));
 
-  if (const auto* thresholds = find(report, {"thresholds"}); thresholds && thresholds->is_array() &&
+  if (const auto* thresholds = find_path(report, {"thresholds"}); thresholds && thresholds->is_array() &&
                                                              !thresholds->as_array().empty()) {
     html += "<h2>Thresholds</h2>\n<table><tr><th>threshold</th><th>actual</th><th></th></tr>\n";
     for (const auto& t : thresholds->as_array()) {
-      const bool passed = find(t, {"passed"}) && find(t, {"passed"})->is_bool() && find(t, {"passed"})->as_bool();
+      const bool passed = find_path(t, {"passed"}) && find_path(t, {"passed"})->is_bool() && find_path(t, {"passed"})->as_bool();
       html += fmt::format(R"(<tr><td>{}</td><td>{}</td><td class="{}">{}</td></tr>)", escape(text(t, {"expr"})),
                           escape(text(t, {"actual_text"})), passed ? "ok" : "missed", passed ? "ok" : "MISSED");
       html += "\n";

@@ -16,25 +16,15 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using tandem::test::counter;
+using tandem::test::latency_count;
+using tandem::test::load_report;
 using tandem::test::Node;
 using tandem::test::run_loadtest;
 using tandem::test::TempDir;
+using tandem::test::u;
 
 namespace {
-
-json::object load_report(const std::filesystem::path& file) {
-  const std::string text = tandem::test::read_file(file);
-  REQUIRE_FALSE(text.empty());
-  return json::parse(text).as_object();
-}
-
-std::uint64_t u(const json::value& v) { return json::value_to<std::uint64_t>(v); }
-std::uint64_t counter(const json::object& report, const char* name) {
-  return u(report.at("counters").as_object().at(name));
-}
-std::uint64_t latency_count(const json::object& report, const char* name) {
-  return u(report.at("latency_ms").as_object().at(name).as_object().at("count"));
-}
 
 // Frames every client sends that the counters name one by one.
 std::uint64_t named_frames(const json::object& r) {

@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <boost/json.hpp>
+
 namespace tandem::test {
 
 namespace fs = std::filesystem;
@@ -201,6 +203,22 @@ RunResult run_loadtest(const std::vector<std::string>& args, const fs::path& dir
   r.out = p.out();
   r.err = p.err();
   return r;
+}
+
+boost::json::object load_report(const fs::path& file) {
+  const std::string text = read_file(file);
+  if (text.empty()) throw std::runtime_error("no report at " + file.string());
+  return boost::json::parse(text).as_object();
+}
+
+std::uint64_t u(const boost::json::value& v) { return boost::json::value_to<std::uint64_t>(v); }
+
+std::uint64_t counter(const boost::json::object& report, const char* name) {
+  return u(report.at("counters").as_object().at(name));
+}
+
+std::uint64_t latency_count(const boost::json::object& report, const char* name) {
+  return u(report.at("latency_ms").as_object().at(name).as_object().at("count"));
 }
 
 }  // namespace tandem::test

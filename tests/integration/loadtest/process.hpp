@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -108,5 +110,12 @@ struct RunResult {
 // Runs `tandem loadtest ARGS…`, at most `timeout`. A `nice_value` above 0 runs it at that nice value.
 RunResult run_loadtest(const std::vector<std::string>& args, const std::filesystem::path& dir,
                        std::chrono::milliseconds timeout, ProcessOptions options = {}, int nice_value = 0);
+
+// The JSON report a run wrote to `file`; throws when the file is missing, empty or not an object.
+boost::json::object load_report(const std::filesystem::path& file);
+std::uint64_t u(const boost::json::value& v);
+// counters.NAME and latency_ms.NAME.count of a report.
+std::uint64_t counter(const boost::json::object& report, const char* name);
+std::uint64_t latency_count(const boost::json::object& report, const char* name);
 
 }  // namespace tandem::test

@@ -13,22 +13,13 @@
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using tandem::test::counter;
 using tandem::test::EchoTarget;
+using tandem::test::load_report;
 using tandem::test::Node;
 using tandem::test::run_loadtest;
 using tandem::test::TempDir;
-
-namespace {
-
-json::object load_report(const std::filesystem::path& file) {
-  const std::string text = tandem::test::read_file(file);
-  REQUIRE_FALSE(text.empty());
-  return json::parse(text).as_object();
-}
-
-std::uint64_t u(const json::value& v) { return json::value_to<std::uint64_t>(v); }
-
-}  // namespace
+using tandem::test::u;
 
 TEST_CASE("an overloaded generator makes the run INVALID, exit 4, whatever the thresholds say", "[loadtest]") {
   // The generator at nice 19: a starved generator only falls further behind, and the overload
@@ -99,7 +90,7 @@ TEST_CASE("a target that stops reading holds the load back: NOT APPLIED, exit 5"
   CHECK(r.at("generator").as_object().at("healthy").as_bool());
   const auto& target = r.at("target").as_object();
   CHECK_FALSE(target.at("took_the_load").as_bool());
-  CHECK(u(r.at("counters").as_object().at("status_skipped")) > 0);
+  CHECK(counter(r, "status_skipped") > 0);
 }
 
 TEST_CASE("exit codes tell usage, threshold, unreachable and failed joins apart", "[loadtest]") {
@@ -216,8 +207,8 @@ TEST_CASE("stages ramp the clients up and down, as the series shows", "[loadtest
   CHECK(run.exit_code == 0);
   const auto r = load_report(report_file);
   CHECK(u(r.at("clients").as_object().at("target")) == 20);
-  CHECK(u(r.at("counters").as_object().at("leaves")) >= 20);  // every client left once, ramping down
-  CHECK(u(r.at("counters").as_object().at("unintended_closes")) == 0);
+  CHECK(counter(r, "leaves") >= 20);  // every client left once, ramping down
+  CHECK(counter(r, "unintended_closes") == 0);
   bool full = false;
   bool ramping_down = false;
   for (const auto& v : r.at("series").as_array()) {
