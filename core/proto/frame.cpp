@@ -77,19 +77,11 @@ void parse_play_pause(boost::json::object& object, Frame& frame) {
   if (!control_ok) frame.field_error = ErrorCode::bad_field;
 }
 
-void parse_seek(boost::json::object& object, Frame& frame) {
+// SEEK and HOST_HEARTBEAT: a required position, the playing flag and the event's time.
+template <typename Body>
+void parse_position_event(boost::json::object& object, Frame& frame) {
   Fields fields(object);
-  Seek body;
-  body.current_time = fields.required_time("currentTime");
-  body.is_playing = fields.boolean("isPlaying").value_or(false);
-  body.event_timestamp = fields.number("eventTimestamp");
-  frame.body = body;
-  finish(frame, fields);
-}
-
-void parse_host_heartbeat(boost::json::object& object, Frame& frame) {
-  Fields fields(object);
-  HostHeartbeat body;
+  Body body;
   body.current_time = fields.required_time("currentTime");
   body.is_playing = fields.boolean("isPlaying").value_or(false);
   body.event_timestamp = fields.number("eventTimestamp");
@@ -150,9 +142,9 @@ constexpr std::array<KnownType, 17> kKnownTypes = {{
     {"TOGGLE_GUEST_CONTROL", parse_toggle_guest_control},
     {"TRANSFER_HOST", parse_transfer_host},
     {"PLAY_PAUSE", parse_play_pause},
-    {"SEEK", parse_seek},
+    {"SEEK", parse_position_event<Seek>},
     {"READY", parse_ready},
-    {"HOST_HEARTBEAT", parse_host_heartbeat},
+    {"HOST_HEARTBEAT", parse_position_event<HostHeartbeat>},
     {"POSITION_UPDATE", parse_position_update},
     {"URL_CHANGE", parse_url_change},
     {"REQUEST_SYNC", parse_request_sync},
