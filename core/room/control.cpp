@@ -5,17 +5,8 @@ namespace tandem::room::detail {
 
 namespace {
 
-// not_allowed before bad_field (§10 order of checks).
 bool host_frame_ok(Context& ctx, const Sender& sender, const proto::Frame& frame) {
-  if (sender.user_id != ctx.s.host_user_id) {
-    ctx.send_error(sender.conn, proto::ErrorCode::not_allowed);
-    return false;
-  }
-  if (frame.field_error) {
-    ctx.send_error(sender.conn, *frame.field_error);
-    return false;
-  }
-  return true;
+  return allowed_and_valid(ctx, sender, frame, sender.user_id == ctx.s.host_user_id);
 }
 
 }  // namespace

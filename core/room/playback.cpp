@@ -7,17 +7,8 @@ namespace tandem::room::detail {
 
 namespace {
 
-// not_allowed before bad_field (§10 order of checks).
 bool controller_frame_ok(Context& ctx, const Sender& sender, const proto::Frame& frame) {
-  if (!ctx.is_controller(sender.user_id)) {
-    ctx.send_error(sender.conn, proto::ErrorCode::not_allowed);
-    return false;
-  }
-  if (frame.field_error) {
-    ctx.send_error(sender.conn, *frame.field_error);
-    return false;
-  }
-  return true;
+  return allowed_and_valid(ctx, sender, frame, ctx.is_controller(sender.user_id));
 }
 
 void store_position(Context& ctx, double current_time, bool is_playing) {

@@ -28,6 +28,18 @@ std::size_t index_of_conn(const RoomState& state, const ConnId& conn) {
 
 }  // namespace
 
+bool allowed_and_valid(Context& ctx, const Sender& sender, const proto::Frame& frame, bool allowed) {
+  if (!allowed) {
+    ctx.send_error(sender.conn, proto::ErrorCode::not_allowed);
+    return false;
+  }
+  if (frame.field_error) {
+    ctx.send_error(sender.conn, *frame.field_error);
+    return false;
+  }
+  return true;
+}
+
 void handle_frame(Context& ctx, const FrameInput& input) {
   const proto::Frame& frame = input.frame;
   Member* member = ctx.member_by_conn(input.conn);

@@ -39,6 +39,10 @@ struct Sender {
   std::string node_id;  // of the sender's connection (FrameInput::node_id)
 };
 
+// §10 order of checks for a frame only some members may send: not_allowed unless `allowed`, then
+// bad_field; the ERROR goes to the sender. True when the frame may be applied.
+bool allowed_and_valid(Context& ctx, const Sender& sender, const proto::Frame& frame, bool allowed);
+
 // playback.cpp — §3, §5. Order of checks (§10): not_allowed, then bad_field, then bad_url.
 void handle_play_pause(Context& ctx, const Sender& sender, const proto::Frame& frame, const proto::PlayPause& body);
 void handle_seek(Context& ctx, const Sender& sender, const proto::Frame& frame, const proto::Seek& body);
