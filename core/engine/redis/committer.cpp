@@ -184,6 +184,13 @@ void RoomCommitter::remember_position(RoomEntry& r) {
   r.committed_playing = r.state.is_playing;
 }
 
+bool RoomCommitter::position_near_committed(const RoomEntry& r, room::Millis now) {
+  if (!r.state.is_playing) return r.state.current_time == r.committed_time;  // paused: only the time matters
+  const double committed_now =
+      r.committed_time + static_cast<double>(std::max<room::Millis>(0, now - r.committed_at)) / 1000.0;
+  return std::abs(r.state.current_time - committed_now) <= kPositionTolerance;
+}
+
 awaitable<bool> RoomCommitter::load(RoomEntry& r) {
   const auto reply = co_await link_.callv("HMGET", ctx_.keys.room(r.id), "v", "s", "q", "a");
   if (reply.type != Reply::Type::array || reply.elements.size() != 4) {
@@ -268,6 +275,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
   const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
   const auto* frame_input = std::get_if<room::FrameInput>(&input);
   const bool relay_kind = frame_input && std::holds_alternative<proto::Relay>(frame_input->frame.body);
+  const bool heartbeat_kind = frame_input && std::holds_alternative<proto::HostHeartbeat>(frame_input->frame.body);
   const auto give_up = std::chrono::steady_clock::now() + kCasBudget;
   for (int attempt = 0; std::chrono::steady_clock::now() < give_up; ++attempt) {
     if (attempt >= kCasEagerAttempts) {
@@ -319,22 +327,14 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
     if (!restored_audit.empty()) fx.audit.insert(fx.audit.begin(), restored_audit.begin(), restored_audit.end());
 
+    const Digest after = quiet_kind ? digest(r.state) : Digest{};
+    // Nothing of the playback moved but the position, and that no further from the committed one
+    // (extrapolated to now) than kPositionTolerance: other nodes may go on extrapolating it.
+    const bool position_kept = quiet_kind && without_position(after) == without_position(before) &&
+                               r.state.is_playing == r.committed_playing && position_near_committed(r, now);
     bool needs_commit = !fx.audit.empty() || fx.archived ||
                         std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) { return f.sequenced; });
-    if (!needs_commit && fx.changed) {
-      const Digest after = quiet_kind ? digest(r.state) : Digest{};
-      needs_commit = !quiet_kind || !(after == before);
-      if (needs_commit && quiet_kind && without_position(after) == without_position(before) &&
-          r.state.is_playing == r.committed_playing) {
-        if (r.state.is_playing) {
-          const double committed_now =
-              r.committed_time + static_cast<double>(std::max<room::Millis>(0, now - r.committed_at)) / 1000.0;
-          needs_commit = std::abs(r.state.current_time - committed_now) > kPositionTolerance;
-        } else {
-          needs_commit = r.state.current_time != r.committed_time;  // paused: only the time matters
-        }
-      }
-    }
+    if (!needs_commit && fx.changed) needs_commit = !quiet_kind || (!(after == before) && !position_kept);
     if (pin_attempt) pin_attempt->keep = fx.join == room::JoinOutcome::pin_rejected;
     if (!needs_commit) {
       if (restored_here) r.loaded = false;  // a refused JOIN commits no restored room: not cached
@@ -344,11 +344,12 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     }
 
     const bool ended = fx.archived || !r.state.exists;
-    // A generic relay's broadcast moved only seq and last activity (and its sender's last_seen,
-    // which strict identity commits on its own): committed as an advance, without the state. The
-    // host cannot have changed: every host change writes a HOST_CHANGED audit record.
-    const bool advance = relay_kind && !ended && fx.audit.empty() && fx.closes.empty() &&
-                         r.state.members.size() == members_before && digest(r.state) == before;
+    // A generic relay's broadcast, or a host heartbeat that kept the position, moved only seq and
+    // last activity of the committed room (and the sender's last_seen, which strict identity
+    // commits on its own): committed as an advance, without the state. The host cannot have
+    // changed: every host change writes a HOST_CHANGED audit record.
+    const bool advance = (relay_kind ? after == before : heartbeat_kind && position_kept) && !ended &&
+                         fx.audit.empty() && fx.closes.empty() && r.state.members.size() == members_before;
     Commit commit;
     Reply reply;
     if (advance) {
@@ -398,7 +399,8 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
 void RoomCommitter::after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin,
                                  room::Millis now) {
   r.version += 1;
-  remember_position(r);
+  // An advance leaves the committed position as it was (the state it moved stays in Redis).
+  if (!commit.advance) remember_position(r);
   // The origin connection is bound to this room exactly when the new state seats it.
   if (!origin.empty()) {
     if (!ended && seats(r.state, origin)) {

@@ -32,7 +32,8 @@ class RoomRestorer;
 // * Frames that change nothing committed (replies, targeted relays) go out through the router
 //   at once. A guest's POSITION_UPDATE changes only bookkeeping and is not committed; the
 //   controller's is committed only when it moves the position more than kPositionTolerance
-//   from the committed one extrapolated to now.
+//   from the committed one extrapolated to now. A HOST_HEARTBEAT within that tolerance, like a
+//   generic relay, is committed as an advance (seq and last activity), not as a new state.
 // * A JOIN that would create a room Redis holds no trace of (no state, no tombstone) first asks
 //   the RoomRestorer: a room Redis lost comes back from PostgreSQL instead of being created anew.
 // * Connections of this node are bound to the room whose committed state seats them; an
@@ -115,6 +116,9 @@ class RoomCommitter {
                          std::optional<Advance> advance);
   void take_newer(RoomEntry& r);
   void remember_position(RoomEntry& r);
+  // The cached position is within kPositionTolerance of the committed one extrapolated to `now`
+  // (paused: equal to it), with the same play state.
+  static bool position_near_committed(const RoomEntry& r, room::Millis now);
   awaitable<Result> apply_and_commit(RoomEntry& r, room::Input& input, const room::ConnId& origin);
   void after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin, room::Millis now);
   awaitable<void> wait_processed(std::shared_ptr<RoomEntry> r, std::uint64_t version);

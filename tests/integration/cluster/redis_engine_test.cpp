@@ -213,6 +213,15 @@ std::string room_field(const tandem::testing::RedisFixture& redis, const std::st
   return out;
 }
 
+// A new room with u1 (the host) on a and u2 on b, both connection 1, each seated and a told of b's.
+std::string shared_room(TestNode& a, TestNode& b) {
+  const std::string room_id = tandem::testing::unique_name("room-");
+  REQUIRE(a.join(room_id, "u1", 1).seated);
+  REQUIRE(b.join(room_id, "u2", 1).seated);
+  REQUIRE(a.host.wait_for(a.conn(1), "USER_JOINED", "u2"));
+  return room_id;
+}
+
 }  // namespace
 
 TEST_CASE("relays are committed as advances: the stored state is not rewritten, seq goes on everywhere",
@@ -220,10 +229,7 @@ TEST_CASE("relays are committed as advances: the stored state is not rewritten, 
   tandem::testing::RedisFixture redis;
   TestNode a(redis, "na");
   TestNode b(redis, "nb");
-  const std::string room_id = tandem::testing::unique_name("room-");
-  REQUIRE(a.join(room_id, "u1", 1).seated);
-  REQUIRE(b.join(room_id, "u2", 1).seated);
-  REQUIRE(a.host.wait_for(a.conn(1), "USER_JOINED", "u2"));
+  const std::string room_id = shared_room(a, b);
   const std::string stored = room_field(redis, room_id, "s");
   REQUIRE_FALSE(stored.empty());
 
@@ -261,6 +267,50 @@ TEST_CASE("relays are committed as advances: the stored state is not rewritten, 
     CHECK(seqs.back() == *last->seq);
     for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
   }
+}
+
+TEST_CASE("a host heartbeat that keeps the position is committed as an advance, one that moves it as the state",
+          "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  TestNode b(redis, "nb");
+  const std::string room_id = shared_room(a, b);
+  const auto played_at = std::chrono::steady_clock::now();
+  REQUIRE(a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), play_frame()}, a.conn(1)).broadcast);
+  const std::string stored = room_field(redis, room_id, "s");
+  REQUIRE(boost::json::parse(stored).as_object().at("isPlaying").as_bool());
+
+  auto heartbeat = [&](double current_time) {
+    tandem::proto::Frame frame;
+    frame.type = "HOST_HEARTBEAT";
+    frame.body = tandem::proto::HostHeartbeat{current_time, true, std::nullopt};
+    return room::FrameInput{a.conn(1), a.engine.instance(), frame};
+  };
+  // Where the video is if it played on from 12.0: the committed position, extrapolated.
+  const double on_time = 12.0 + std::chrono::duration<double>(std::chrono::steady_clock::now() - played_at).count();
+  CHECK(a.submit(room_id, heartbeat(on_time), a.conn(1)).broadcast);
+  const auto relayed = b.host.wait_for(b.conn(1), "HOST_HEARTBEAT", "u1");
+  REQUIRE(relayed);
+  CHECK(room_field(redis, room_id, "s") == stored);
+  CHECK(room_field(redis, room_id, "q") == std::to_string(*relayed->seq));
+
+  // 88 s away from the extrapolation: the position is committed with the state.
+  CHECK(a.submit(room_id, heartbeat(100.0), a.conn(1)).broadcast);
+  const auto moved = boost::json::parse(room_field(redis, room_id, "s")).as_object();
+  CHECK(moved.at("currentTime").as_string() == "100");  // written exactly, as text
+  CHECK(room_field(redis, room_id, "q").empty());
+
+  // b saw play, both heartbeats, gapless.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::vector<std::int64_t> seqs;
+  do {
+    seqs = b.host.seqs(b.conn(1));
+    if (seqs.size() >= 3) break;
+    std::this_thread::sleep_for(10ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  REQUIRE(seqs.size() == 3);
+  CHECK(seqs[1] == seqs[0] + 1);
+  CHECK(seqs[2] == seqs[1] + 1);
 }
 
 TEST_CASE("concurrent PIN guesses from one address on two nodes check at most pin_attempts_per_ip_minute PINs",
