@@ -29,6 +29,15 @@ class WsConnection {
 
   // Sends a close frame after every frame already queued; later send() calls are refused.
   virtual void close(std::uint16_t code, std::string reason) = 0;
+
+  // The application's own state for this connection, so that it needs no lookup of its own per
+  // message. Set and read only within the Handler's calls for this connection (which never
+  // overlap); the application clears it in Handler::closed when it refers back to the connection.
+  void set_context(std::shared_ptr<void> context) { context_ = std::move(context); }
+  const std::shared_ptr<void>& context() const { return context_; }
+
+ private:
+  std::shared_ptr<void> context_;
 };
 
 // The application behind the server. Calls for one connection never overlap, and arrive in

@@ -120,15 +120,32 @@ std::shared_ptr<Node::Conn> Node::find(std::uint64_t id) const {
   return it == conns_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<Node::Conn> Node::find(const room::ConnId& id) const {
+std::optional<std::uint64_t> Node::local_number(const room::ConnId& id) const {
   // "<instance>/<n>": only this node's connections are here.
   const std::size_t prefix = instance_.size();
-  if (id.size() <= prefix + 1 || id.compare(0, prefix, instance_) != 0 || id[prefix] != '/') return nullptr;
+  if (id.size() <= prefix + 1 || id.compare(0, prefix, instance_) != 0 || id[prefix] != '/') return std::nullopt;
   std::uint64_t n = 0;
   const char* end = id.data() + id.size();
   const auto [ptr, ec] = std::from_chars(id.data() + prefix + 1, end, n);
-  if (ec != std::errc() || ptr != end) return nullptr;
-  return find(n);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return n;
+}
+
+std::shared_ptr<Node::Conn> Node::find(const room::ConnId& id) const {
+  const auto n = local_number(id);
+  return n ? find(*n) : nullptr;
+}
+
+std::vector<std::shared_ptr<Node::Conn>> Node::find_all(const std::vector<room::ConnId>& ids) const {
+  std::vector<std::shared_ptr<Conn>> found;
+  found.reserve(ids.size());
+  std::shared_lock lock(conns_mutex_);
+  for (const auto& id : ids) {
+    const auto n = local_number(id);
+    if (!n) continue;
+    if (auto it = conns_.find(*n); it != conns_.end()) found.push_back(it->second);
+  }
+  return found;
 }
 
 void Node::opened(const std::shared_ptr<net::WsConnection>& ws) {
@@ -137,11 +154,13 @@ void Node::opened(const std::shared_ptr<net::WsConnection>& ws) {
   c->id = instance_ + "/" + std::to_string(ws->id());
   c->peer_id = util::random_hex(8);
   c->addr = ws->client_addr();
+  ws->set_context(c);  // message() finds it there, without the table's lock
   std::unique_lock lock(conns_mutex_);
   conns_[ws->id()] = c;
 }
 
 void Node::closed(const std::shared_ptr<net::WsConnection>& ws) {
+  ws->set_context(nullptr);  // the Conn holds the connection: no cycle outlives it
   std::shared_ptr<Conn> c;
   {
     std::unique_lock lock(conns_mutex_);
@@ -159,7 +178,7 @@ void Node::closed(const std::shared_ptr<net::WsConnection>& ws) {
 
 void Node::message(const std::shared_ptr<net::WsConnection>& ws, std::string_view text) {
   const auto received = std::chrono::steady_clock::now();
-  auto c = find(ws->id());
+  auto c = std::static_pointer_cast<Conn>(ws->context());
   if (!c) return;
   auto parsed = proto::parse(text, parse_limits_);
   auto* frame = std::get_if<proto::Frame>(&parsed);
@@ -418,15 +437,10 @@ void Node::reply(Conn& c, proto::ErrorCode code) {
 
 void Node::deliver(const engine::Delivery& delivery) {
   for (const auto& frame : delivery.frames) {
-    std::size_t sent = 0;
-    for (const auto& to : frame.to) {
-      if (auto c = find(to)) {
-        c->ws->send(frame.text);
-        ++sent;
-      }
-    }
-    if (sent == 0) continue;
-    metrics_.messages_out.inc(sent);
+    const auto recipients = find_all(frame.to);  // one lock per frame, not per recipient
+    for (const auto& c : recipients) c->ws->send(frame.text);
+    if (recipients.empty()) continue;
+    metrics_.messages_out.inc(recipients.size());
     metrics_.count_if_error(*frame.text);
   }
   for (const auto& close : delivery.closes) {

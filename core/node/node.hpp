@@ -5,9 +5,11 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/engine/engine.hpp"
 #include "core/net/handler.hpp"
@@ -75,6 +77,10 @@ class Node final : public net::Handler, public engine::EngineHost {
 
   std::shared_ptr<Conn> find(std::uint64_t id) const;
   std::shared_ptr<Conn> find(const room::ConnId& id) const;
+  // The connections of `ids` that are this node's and still open, in order.
+  std::vector<std::shared_ptr<Conn>> find_all(const std::vector<room::ConnId>& ids) const;
+  // n of a connection id "<instance>/<n>" of this node.
+  std::optional<std::uint64_t> local_number(const room::ConnId& id) const;
   void enqueue(const std::shared_ptr<Conn>& c, Item item);
   void run(const std::shared_ptr<Conn>& c, Item item);
   void resume(const std::shared_ptr<Conn>& c);

@@ -329,6 +329,18 @@ TEST_CASE("a closed connection that was in a room is disconnected from it, witho
   CHECK(f.engine.submitted.size() == 2);
 }
 
+TEST_CASE("a closed connection is released: the node keeps nothing of it", "[node]") {
+  Fixture f;
+  auto c = f.connect(1);
+  f.send(c, R"({"type":"PING"})");
+  REQUIRE(c->kinds() == std::vector<std::string>{"PONG"});
+  std::weak_ptr<net::WsConnection> gone = c;
+  f.node.closed(c);
+  c.reset();
+  CHECK(gone.expired());
+  CHECK(f.node.connection_count() == 0);
+}
+
 TEST_CASE("an HTTP answer that needs the engine is sent when the engine answers", "[node][http]") {
   Fixture f;
   std::optional<net::HttpResponse> response;
