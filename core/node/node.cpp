@@ -84,7 +84,11 @@ Node::Node(const config::Config& config, engine::Engine& engine, metrics::Regist
            HttpApi::NodeState{[this] { return ready(); }, [this] { return connection_count(); }}),
       pin_worker_(kMaxQueuedPinHashes) {}
 
-Node::~Node() = default;
+Node::~Node() {
+  // Connections that were never closed (the transport stopped first): each holds its Conn as its
+  // context and the Conn holds it; break the cycle so that both are freed.
+  for (auto& [id, c] : conns_) c->ws->set_context(nullptr);
+}
 
 void Node::start() {
   engine_.start(*this);
