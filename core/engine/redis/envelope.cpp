@@ -13,13 +13,18 @@ namespace json = boost::json;
 std::string encode_envelope(const std::string& room_id, std::uint64_t version, room::Millis sent_at,
                             const std::vector<room::OutFrame>& frames, const std::vector<room::Close>& closes,
                             std::string_view state_json, const std::optional<Advance>& advance) {
+  // The frames go after the head as they are: serialized once here, never escaped into a JSON
+  // string nor parsed again by a node that receives them.
+  std::string texts;
   json::array f;
   f.reserve(frames.size());
   for (const auto& out : frames) {
     json::array to;
     to.reserve(out.recipients.size());
     for (const auto& r : out.recipients) to.emplace_back(r);
-    json::array item{std::move(to), json::value(json::serialize(out.frame))};
+    const std::size_t before = texts.size();
+    texts += json::serialize(out.frame);
+    json::array item{std::move(to), texts.size() - before};
     if (out.sequenced) item.emplace_back(1);
     f.emplace_back(std::move(item));
   }
@@ -43,13 +48,22 @@ std::string encode_envelope(const std::string& room_id, std::uint64_t version, r
     out += state_json.empty() ? std::string_view("null") : state_json;
     out += '}';
   }
+  // Serialized JSON holds no raw line feed (the serializer escapes control characters), so the
+  // first one ends the head.
+  out.reserve(out.size() + 1 + texts.size());
+  out += '\n';
+  out += texts;
   return out;
 }
 
 Envelope decode_envelope(std::string_view payload) {
+  // Releases before the frames went raw sent the head alone, each frame a JSON string in it.
+  const std::size_t newline = payload.find('\n');
+  const std::string_view head = payload.substr(0, newline);
+  std::string_view texts = newline == std::string_view::npos ? std::string_view() : payload.substr(newline + 1);
   json::error_code ec;
-  json::value doc = json::parse(payload, ec);
-  if (ec || !doc.is_object()) throw std::invalid_argument("envelope is not a JSON object");
+  json::value doc = json::parse(head, ec);
+  if (ec || !doc.is_object()) throw std::invalid_argument("envelope head is not a JSON object");
   const json::object& o = doc.get_object();
   Envelope env;
   try {
@@ -62,10 +76,18 @@ Envelope decode_envelope(std::string_view payload) {
       const auto& a = item.as_array();
       Envelope::Frame frame;
       for (const auto& to : a.at(0).as_array()) frame.to.emplace_back(to.as_string());
-      frame.text = std::make_shared<const std::string>(a.at(1).as_string());
+      if (const auto* inline_text = a.at(1).if_string()) {
+        frame.text = std::make_shared<const std::string>(*inline_text);
+      } else {
+        const auto length = a.at(1).to_number<std::size_t>();
+        if (length > texts.size()) throw std::invalid_argument("a frame runs past the end of the envelope");
+        frame.text = std::make_shared<const std::string>(texts.substr(0, length));
+        texts.remove_prefix(length);
+      }
       frame.sequenced = a.size() > 2;
       env.frames.push_back(std::move(frame));
     }
+    if (!texts.empty()) throw std::invalid_argument("bytes after the envelope's last frame");
     for (const auto& item : o.at("c").as_array()) {
       const auto& a = item.as_array();
       env.closes.push_back(room::Close{std::string(a.at(0).as_string()),

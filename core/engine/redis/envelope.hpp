@@ -28,10 +28,13 @@ struct Advance {
   bool operator==(const Advance&) const = default;
 };
 
-// Wire form (JSON): {"r": room id, "v": version (absent for an uncommitted relay), "t": epoch
-// ms when it was committed, "f": [[[conn…], "frame text"], …], "c": [[conn, code, reason], …],
-// and for a committed change either "s": room state (room::to_json; null when the room ended)
-// or "q": seq, "a": last activity (an Advance)}.
+// Wire form: a JSON head, a line feed, then the frames' texts one after another, as sent to
+// clients. Head: {"r": room id, "v": version (absent for an uncommitted relay), "t": epoch ms
+// when it was committed, "f": [[[conn…], byte length of the text(, 1 when sequenced)], …],
+// "c": [[conn, code, reason], …], and for a committed change either "s": room state
+// (room::to_json; null when the room ended) or "q": seq, "a": last activity (an Advance)}.
+// The decoder also reads the form of earlier releases: the head alone, each frame's text a JSON
+// string in place of its length.
 struct Envelope {
   struct Frame {
     std::vector<room::ConnId> to;

@@ -128,7 +128,7 @@ TEST_CASE("hex-encoded ids never alias another key", "[cluster]") {
   CHECK(cluster::node_of("nonsense").empty());
 }
 
-TEST_CASE("an envelope carries frames, closes, version and state through JSON", "[cluster]") {
+TEST_CASE("an envelope carries frames, closes, version and state, and the frames as they are sent", "[cluster]") {
   room::RoomState state;
   state.room_id = "r";
   auto fx = room::apply(state, join("r", "u1", "n1", 1), 1000, settings());
@@ -142,6 +142,11 @@ TEST_CASE("an envelope carries frames, closes, version and state through JSON", 
   REQUIRE(env.frames.size() == fx.frames.size());
   CHECK(env.frames[0].to == fx.frames[0].recipients);
   CHECK(boost::json::parse(*env.frames[0].text) == boost::json::value(fx.frames[0].frame));
+  // The frames follow the JSON head unescaped, the first one right after the line feed.
+  const auto newline = encoded.find('\n');
+  REQUIRE(newline != std::string::npos);
+  CHECK(encoded.compare(newline + 1, env.frames[0].text->size(), *env.frames[0].text) == 0);
+  CHECK(encoded.find("\\\"type\\\"") == std::string::npos);
   REQUIRE(env.closes.size() == 1);
   CHECK(env.closes[0].code == 4001);
   REQUIRE(env.state);
@@ -151,6 +156,22 @@ TEST_CASE("an envelope carries frames, closes, version and state through JSON", 
   CHECK(relay.version == 0);
   CHECK_FALSE(relay.state);
   CHECK_THROWS_AS(cluster::decode_envelope("[1]"), std::invalid_argument);
+}
+
+TEST_CASE("an envelope whose frame lengths do not add up to its tail is malformed", "[cluster]") {
+  const auto good = cluster::decode_envelope(R"({"r":"1","t":1,"f":[[["n/1"],2],[["n/2"],3,1]],"c":[]})" "\n{}[1]");
+  REQUIRE(good.frames.size() == 2);
+  CHECK(*good.frames[0].text == "{}");
+  CHECK(*good.frames[1].text == "[1]");
+  CHECK(good.frames[1].sequenced);
+  // Longer than what follows, bytes left over, a negative length.
+  CHECK_THROWS_AS(cluster::decode_envelope(R"({"r":"1","t":1,"f":[[["n/1"],6]],"c":[]})" "\n{}"), std::invalid_argument);
+  CHECK_THROWS_AS(cluster::decode_envelope(R"({"r":"1","t":1,"f":[[["n/1"],2]],"c":[]})" "\n{}x"), std::invalid_argument);
+  CHECK_THROWS_AS(cluster::decode_envelope(R"({"r":"1","t":1,"f":[[["n/1"],-2]],"c":[]})" "\n{}"), std::invalid_argument);
+  // The form of earlier releases: no tail, each text a JSON string in the head.
+  const auto old = cluster::decode_envelope(R"({"r":"1","t":1,"f":[[["n/1"],"{\"type\":\"PONG\"}"]],"c":[]})");
+  REQUIRE(old.frames.size() == 1);
+  CHECK(*old.frames[0].text == R"({"type":"PONG"})");
 }
 
 TEST_CASE("an advance envelope carries seq and last activity instead of the state", "[cluster]") {
