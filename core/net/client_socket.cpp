@@ -8,7 +8,7 @@ namespace tandem::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-tcp::endpoint open_client_socket(ClientSocket& socket, const ClientEndpoint& endpoint, const std::string& source,
+tcp::endpoint open_client_socket(LoopSocket& socket, const ClientEndpoint& endpoint, const std::string& source,
                                  boost::system::error_code& ec) {
   const auto address = asio::ip::make_address(endpoint.address, ec);
   if (ec) return {};

@@ -134,8 +134,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     drop();
   }
 
-  ClientSocket stream;
-  ClientTimer timer;
+  LoopSocket stream;
+  LoopTimer timer;
   beast::flat_buffer buffer;
   http::request<http::empty_body> request;
   std::optional<http::response_parser<http::string_body>> parser;

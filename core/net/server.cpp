@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -28,6 +29,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// An HTTP connection: its socket on the connection's loop, with Beast's per-operation timeouts.
+using HttpStream = beast::basic_stream<tcp, asio::io_context::executor_type>;
 
 namespace {
 
@@ -58,7 +61,7 @@ bool is_websocket_path(std::string_view target) {
   return target == "/ws" || target.starts_with("/ws?");
 }
 
-asio::awaitable<void> write_simple(beast::tcp_stream& stream, const HttpResponse& r, unsigned version) {
+asio::awaitable<void> write_simple(HttpStream& stream, const HttpResponse& r, unsigned version) {
   auto res = make_response(r, version, false, false);
   co_await http::async_write(stream, res, use_tuple);
   beast::error_code ignored;
@@ -145,12 +148,12 @@ void log_task_failure(std::exception_ptr e) {
   }
 }
 
-asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::socket socket, bool internal) {
+asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, LoopSocket socket, bool internal) {
   beast::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) co_return;
   const std::string peer = endpoint.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
+  HttpStream stream(std::move(socket));
   const auto& options = server->options;
   // Answers the transport gives itself are counted under the handler "transport" (malformed or
   // refused requests) or "websocket" (upgrades).
@@ -265,7 +268,7 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, tcp::so
       slot.give_back();  // a WebSocket now: counted as one from here
       // The WebSocket runs as a task of its own: this request's frame (parser, buffer, strings,
       // ~3 KiB) is freed now instead of living as long as the connection.
-      auto session = std::make_shared<WsSession>(server, std::move(stream), info.client_addr);
+      auto session = std::make_shared<WsSession>(server, stream.release_socket(), info.client_addr);
       asio::co_spawn(session->executor(),
                      [session, upgrade = parser.release()]() mutable { return session->run(std::move(upgrade)); },
                      log_task_failure);
@@ -296,7 +299,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server, bool int
     // the caller's io is destroyed after the Server.
     auto [ec, accepted] = co_await acceptor.async_accept(use_tuple);
     if (!ec && !internal && !server->accepting.load()) co_return;  // draining began meanwhile: drop it
-    tcp::socket socket = ec ? std::move(accepted) : server->adopt(std::move(accepted), protocol, ec);
+    LoopSocket socket = ec ? LoopSocket(server->io.get_executor()) : server->adopt(std::move(accepted), protocol, ec);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // Out of file descriptors and similar: log, back off briefly, keep serving.
@@ -372,15 +375,15 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
   }
 }
 
-asio::any_io_executor Server::Impl::connection_executor() {
+asio::io_context::executor_type Server::Impl::connection_executor() {
   const std::size_t n = next_loop.fetch_add(1, std::memory_order_relaxed) % (loops.size() + 1);
   if (n == 0) return io.get_executor();  // run by one thread (ServerOptions::loops)
   return loops[n - 1]->get_executor();
 }
 
-tcp::socket Server::Impl::adopt(tcp::socket accepted, const tcp& protocol, beast::error_code& ec) {
+LoopSocket Server::Impl::adopt(tcp::socket accepted, const tcp& protocol, beast::error_code& ec) {
   const auto fd = accepted.release(ec);
-  tcp::socket socket(connection_executor());
+  LoopSocket socket(connection_executor());
   if (!ec) socket.assign(protocol, fd, ec);
   if (ec && fd >= 0) ::close(fd);
   return socket;

@@ -11,11 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/metrics/metrics.hpp"
+#include "core/net/loop_socket.hpp"
 #include "core/net/server.hpp"
 
 namespace tandem::net {
@@ -64,12 +64,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // admitted, else the HTTP status of the refusal (429 over the per-address cap, 503 at node
   // capacity).
   unsigned reserve(const std::string& client_addr);
-  // The executor of the next connection: the loops in turn (a strand of `io` for the caller's).
-  boost::asio::any_io_executor connection_executor();
+  // The executor of the next connection: the loops in turn (`io` itself among them).
+  boost::asio::io_context::executor_type connection_executor();
   // Moves a socket accepted on `io` to the next connection's loop (its descriptor changes hands;
   // two epoll_ctl calls per connection).
-  boost::asio::ip::tcp::socket adopt(boost::asio::ip::tcp::socket accepted, const boost::asio::ip::tcp& protocol,
-                                     boost::system::error_code& ec);
+  LoopSocket adopt(boost::asio::ip::tcp::socket accepted, const boost::asio::ip::tcp& protocol,
+                   boost::system::error_code& ec);
   void release(const std::string& client_addr);
   // The same for a plain HTTP connection from TCP peer group `key` ("" counts only in the total).
   unsigned reserve_http(const std::string& key);

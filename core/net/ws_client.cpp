@@ -26,7 +26,7 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
   Impl(asio::io_context& io, WsClientHandler* h, const WsClientOptions& o)
       : ws(io.get_executor()), connect_timer(io.get_executor()), handler(h), options(o) {}
 
-  ClientSocket& socket() { return ws.next_layer(); }
+  LoopSocket& socket() { return ws.next_layer(); }
 
   void start(const ClientEndpoint& endpoint, const std::string& source) {
     host = endpoint.host;
@@ -190,8 +190,8 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
     drop_socket();
   }
 
-  websocket::stream<ClientSocket> ws;
-  ClientTimer connect_timer;
+  websocket::stream<LoopSocket> ws;
+  LoopTimer connect_timer;
   beast::flat_buffer buffer;
   websocket::response_type response;
   std::deque<std::string> queue;

@@ -30,9 +30,9 @@ std::int64_t steady_ms() {
 
 }  // namespace
 
-WsSession::WsSession(std::shared_ptr<Server::Impl> server, beast::tcp_stream stream, std::string client_addr)
+WsSession::WsSession(std::shared_ptr<Server::Impl> server, LoopSocket socket, std::string client_addr)
     : server_(std::move(server)),
-      ws_(std::move(stream)),
+      ws_(std::move(socket)),
       keepalive_(ws_.get_executor()),
       id_(server_->next_id.fetch_add(1)),
       client_addr_(std::move(client_addr)),
@@ -101,14 +101,13 @@ bool WsSession::write_stuck(std::chrono::milliseconds limit) const {
 void WsSession::abort() {
   asio::post(ws_.get_executor(), [self = shared_from_this()] {
     beast::error_code ignored;
-    auto& socket = beast::get_lowest_layer(self->ws_).socket();
+    auto& socket = self->ws_.next_layer();
     socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
   });
 }
 
 asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_body> request) {
-  beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = kCloseHandshakeTimeout;
   timeouts.idle_timeout = websocket::stream_base::none();

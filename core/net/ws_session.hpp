@@ -10,20 +10,20 @@
 #include <variant>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "core/net/handler.hpp"
+#include "core/net/loop_socket.hpp"
 #include "core/net/server_impl.hpp"
 
 namespace tandem::net {
 
 class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(std::shared_ptr<Server::Impl> server, boost::beast::tcp_stream stream, std::string client_addr);
+  WsSession(std::shared_ptr<Server::Impl> server, LoopSocket socket, std::string client_addr);
   ~WsSession() override;
 
   std::uint64_t id() const override { return id_; }
@@ -66,8 +66,11 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   void touch();
 
   std::shared_ptr<Server::Impl> server_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::asio::steady_timer keepalive_;
+  // A plain socket under the WebSocket: the stream's own timer bounds the close handshake, the
+  // keepalive and the server's write sweep bound the rest, so Beast's per-operation timeouts
+  // (beast::basic_stream) would only cost a layer on every read and write.
+  boost::beast::websocket::stream<LoopSocket> ws_;
+  LoopTimer keepalive_;
   const std::uint64_t id_;
   const std::string client_addr_;
 
