@@ -57,6 +57,13 @@ class EngineHost {
   virtual void deliver(const Delivery& delivery) = 0;
 };
 
+// The engine's own handle on a room. The node keeps the one a seating JOIN returned while the
+// connection stays in that room, and passes it back with the connection's next inputs, so that
+// the engine need not find the room by its id for every frame. Opaque to the node, meaningful
+// only to the engine that made it, and possibly stale (the room ended meanwhile): an engine then
+// finds the room by id as it does without a handle. An engine may give none.
+using RoomHandle = std::shared_ptr<void>;
+
 // The result of one submitted input, for the connection that sent it.
 struct Outcome {
   // False: the input was not applied (backend unreachable, contention beyond the retry budget):
@@ -67,6 +74,8 @@ struct Outcome {
   bool seated = false;
   // A room broadcast of this input reached this node's connections (broadcast latency).
   bool broadcast = false;
+  // A seating JOIN: the room's handle, for the connection's next inputs (may be empty).
+  RoomHandle room;
 };
 
 struct Submission {
@@ -75,6 +84,8 @@ struct Submission {
   // The connection whose frame this is (empty for a disconnect): the engine may use it to
   // bind the connection at commit time.
   room::ConnId origin;
+  // The handle the engine gave for `room_id` when it seated `origin` (may be empty).
+  RoomHandle room;
 };
 
 // One /status row per room, serialized once per snapshot.

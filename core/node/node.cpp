@@ -56,6 +56,7 @@ struct Node::Conn {
 
   std::mutex mutex;  // guards the fields below
   std::string room;  // bound room, empty before a JOIN
+  engine::RoomHandle room_handle;  // the engine's handle on `room`, from the JOIN that seated it
   std::size_t pin_failures = 0;
   // The socket is closed or being closed (by the client, or after limits.pin_attempts wrong
   // PINs): JOINs still queued are dropped instead of seating a connection nobody holds (and
@@ -228,6 +229,16 @@ std::string Node::bound_room(Conn& c) {
   return c.room;
 }
 
+Node::Binding Node::binding(Conn& c) {
+  std::lock_guard lock(c.mutex);
+  return Binding{c.room, c.room_handle};
+}
+
+Node::Binding Node::unbind(Conn& c) {
+  std::lock_guard lock(c.mutex);
+  return Binding{std::exchange(c.room, {}), std::exchange(c.room_handle, {})};
+}
+
 void Node::enqueue(const std::shared_ptr<Conn>& c, Item item) {
   bool overflow = false;
   {
@@ -283,16 +294,12 @@ bool Node::next_item(Conn& c, Item& item) {
 void Node::process(const std::shared_ptr<Conn>& c, Item& item, std::function<void()> done) {
   try {
     if (item.kind != Item::Kind::frame) {
-      std::string room_id;
-      {
-        std::lock_guard lock(c->mutex);
-        room_id = item.kind == Item::Kind::closed ? std::exchange(c->room, {}) : c->room;
-      }
-      if (room_id.empty()) return done();
+      Binding bound = item.kind == Item::Kind::closed ? unbind(*c) : binding(*c);
+      if (bound.room.empty()) return done();
       room::Input input = item.kind == Item::Kind::closed ? room::Input(room::DisconnectInput{c->id, false})
                                                           : room::Input(room::SeenInput{c->id});
       const room::ConnId origin = item.kind == Item::Kind::closed ? room::ConnId() : c->id;
-      engine_.submit(engine::Submission{std::move(room_id), std::move(input), origin},
+      engine_.submit(engine::Submission{std::move(bound.room), std::move(input), origin, std::move(bound.handle)},
                      [done = std::move(done)](engine::Outcome) { done(); });
       return;
     }
@@ -324,8 +331,8 @@ void Node::process(const std::shared_ptr<Conn>& c, Item& item, std::function<voi
 
 void Node::process_frame(const std::shared_ptr<Conn>& c, proto::Frame& frame,
                          std::chrono::steady_clock::time_point received, std::function<void()> done) {
-  std::string room_id = bound_room(*c);
-  if (room_id.empty()) {
+  Binding bound = binding(*c);
+  if (bound.room.empty()) {
     reply(*c, proto::ErrorCode::not_joined);
     return done();
   }
@@ -337,7 +344,8 @@ void Node::process_frame(const std::shared_ptr<Conn>& c, proto::Frame& frame,
     reply(*c, proto::ErrorCode::server_busy);
     return done();
   }
-  engine::Submission submission{std::move(room_id), room::FrameInput{c->id, instance_, std::move(frame)}, c->id};
+  engine::Submission submission{std::move(bound.room), room::FrameInput{c->id, instance_, std::move(frame)}, c->id,
+                                std::move(bound.handle)};
   engine_.submit(std::move(submission), [this, c, received, done = std::move(done)](engine::Outcome outcome) {
     if (!outcome.applied) reply(*c, proto::ErrorCode::server_busy);
     if (outcome.broadcast) {
@@ -413,6 +421,7 @@ void Node::submit_join(const std::shared_ptr<Conn>& c, engine::Submission submis
       if (outcome.seated) {
         std::lock_guard lock(c->mutex);
         c->room = room_id;
+        c->room_handle = std::move(outcome.room);
       }
       if (!previous.empty() && previous != room_id) {
         // A socket that switches rooms leaves the old one (docs/protocol.md §2, §10 "Room switch").
@@ -455,7 +464,10 @@ void Node::deliver(const engine::Delivery& delivery) {
     // before it leaves the old one.
     if (auto c = find(id)) {
       std::lock_guard lock(c->mutex);
-      if (c->room == delivery.room_id) c->room.clear();
+      if (c->room == delivery.room_id) {
+        c->room.clear();
+        c->room_handle.reset();
+      }
     }
   }
 }

@@ -96,7 +96,15 @@ class Node final : public net::Handler, public engine::EngineHost {
   void submit_join(const std::shared_ptr<Conn>& c, engine::Submission submission, std::string previous,
                    std::chrono::steady_clock::time_point received, std::function<void()> done);
   void reply(Conn& c, proto::ErrorCode code);
+  // The connection's room ("" when none) and the engine's handle on it.
+  struct Binding {
+    std::string room;
+    engine::RoomHandle handle;
+  };
   std::string bound_room(Conn& c);
+  Binding binding(Conn& c);
+  // The binding, which the connection no longer has afterwards.
+  Binding unbind(Conn& c);
   // limits.relay_bytes_per_sec for a relayed frame of `bytes`; false: over the bound, drop it.
   bool take_relay_bytes(Conn& c, std::size_t bytes, std::chrono::steady_clock::time_point now);
 

@@ -20,8 +20,10 @@ constexpr auto kStatusInterval = std::chrono::milliseconds(1000);
 // A room's snapshot is written with every change that is audited (so a restored room never
 // re-uses an audited seq) and when it ends; other changes (heartbeats, positions, presence)
 // arrive several times a second per room and are written at most this often. Shutdown writes
-// every room.
-constexpr room::Millis kSnapshotInterval = 5'000;
+// every room. What such a snapshot adds matters little to a restore: the members it lists are
+// removed (their connections died with the process), a playing position is extrapolated from
+// the last one written, and what is audited was written at once.
+constexpr room::Millis kSnapshotInterval = 30'000;
 // Client address groups the room-creation limiter tracks at most (see util::KeyedLimiter).
 constexpr std::size_t kTrackedAddresses = 100'000;
 
@@ -73,6 +75,7 @@ void MemoryEngine::start(EngineHost& host) {
       record(room::remove_all_members(slot->state, now, options_.settings));
       if (slot->state.archived || !slot->state.exists) continue;
       persist(*slot, now);
+      note_deadline(*slot);
       std::lock_guard lock(rooms_mutex_);
       rooms_[slot->state.room_id] = std::move(slot);
       ++restored;
@@ -88,14 +91,19 @@ void MemoryEngine::start(EngineHost& host) {
 
 void MemoryEngine::submit(Submission submission, std::function<void(Outcome)> done) {
   const bool create = std::holds_alternative<room::JoinInput>(submission.input);
-  const Outcome outcome = apply(submission.room_id, submission.input, create);
-  if (done) done(outcome);
+  // Handles are RoomSlots: this engine is the only one that makes the handles it is given back.
+  Outcome outcome = apply(submission.room_id, submission.input, create,
+                          std::static_pointer_cast<RoomSlot>(std::move(submission.room)));
+  if (done) done(std::move(outcome));
 }
 
-Outcome MemoryEngine::apply(const std::string& room_id, room::Input& input, bool create) {
+Outcome MemoryEngine::apply(const std::string& room_id, room::Input& input, bool create,
+                            std::shared_ptr<RoomSlot> handle) {
   for (;;) {
-    std::shared_ptr<RoomSlot> slot;
-    {
+    // A live handle of this room skips the table and its lock (taken by both event loops for
+    // every frame otherwise); a stale one (the room ended, its slot removed) is dropped.
+    std::shared_ptr<RoomSlot> slot = std::move(handle);
+    if (!slot) {
       std::lock_guard lock(rooms_mutex_);
       auto it = rooms_.find(room_id);
       if (it != rooms_.end()) {
@@ -117,7 +125,8 @@ Outcome MemoryEngine::apply(const std::string& room_id, room::Input& input, bool
       }
     }
     std::lock_guard room_lock(slot->mutex);
-    if (slot->removed) continue;  // archived between lookup and lock: look again
+    // Archived between lookup and lock (or a stale handle): look again, by id.
+    if (slot->removed || slot->state.room_id != room_id) continue;
     const room::Millis now = std::max(epoch_ms(), slot->state.last_activity);
     std::string pin_group;  // the address group that took a PIN attempt token
     if (auto* join = std::get_if<room::JoinInput>(&input);
@@ -127,8 +136,10 @@ Outcome MemoryEngine::apply(const std::string& room_id, room::Input& input, bool
       if (!join->addr_blocked) pin_group = group;
     }
     auto effects = room::apply(slot->state, input, now, options_.settings);
+    note_deadline(*slot);
     if (!pin_group.empty() && effects.join != room::JoinOutcome::pin_rejected) pin_attempts_.give_back(pin_group);
     Outcome outcome{true, effects.join, effects.join == room::JoinOutcome::joined, false};
+    if (outcome.seated) outcome.room = slot;
     for (const auto& f : effects.frames) outcome.broadcast = outcome.broadcast || (f.sequenced && !f.recipients.empty());
     const bool audited = !effects.audit.empty();
     deliver(*slot, effects);
@@ -245,21 +256,24 @@ void MemoryEngine::schedule_tick() {
   });
 }
 
+void MemoryEngine::note_deadline(RoomSlot& slot) {
+  slot.due.store(room::next_deadline(slot.state).value_or(kNoDeadline), std::memory_order_relaxed);
+}
+
 void MemoryEngine::tick() {
   const room::Millis now = epoch_ms();
-  for (const auto& slot : all_rooms()) {
-    std::optional<room::Millis> due;
-    std::string room_id;
-    {
-      std::lock_guard lock(slot->mutex);
-      if (slot->removed) continue;
-      due = room::next_deadline(slot->state);
-      room_id = slot->state.room_id;
+  // Only the rooms with a deadline due: one pass over the table reading each room's `due`,
+  // instead of taking every room's mutex ten times a second.
+  std::vector<std::pair<std::string, std::shared_ptr<RoomSlot>>> due;
+  {
+    std::lock_guard lock(rooms_mutex_);
+    for (const auto& [id, slot] : rooms_) {
+      if (slot->due.load(std::memory_order_relaxed) <= now) due.emplace_back(id, slot);
     }
-    if (due && *due <= now) {
-      room::Input tick = room::TickInput{};
-      apply(room_id, tick, false);
-    }
+  }
+  for (auto& [room_id, slot] : due) {
+    room::Input tick = room::TickInput{};
+    apply(room_id, tick, false, std::move(slot));
   }
   const auto steady_now = std::chrono::steady_clock::now();
   if (steady_now - last_status_build_ >= kStatusInterval) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,9 +78,16 @@ class MemoryEngine final : public Engine {
     std::uint64_t persisted_seq = 0;
     room::Millis persisted_activity = 0;  // the state's last_activity when it was persisted
     room::Millis persisted_at = 0;
+    // room::next_deadline of `state` after its last change (kNoDeadline: none), readable without
+    // the room's mutex: the timer visits only the rooms that are due.
+    std::atomic<room::Millis> due{kNoDeadline};
   };
+  static constexpr room::Millis kNoDeadline = std::numeric_limits<room::Millis>::max();
+  // After a change of `slot.state` (its mutex held).
+  static void note_deadline(RoomSlot& slot);
 
-  Outcome apply(const std::string& room_id, room::Input& input, bool create);
+  // `handle`: the room's slot when the caller holds it (may be stale or empty).
+  Outcome apply(const std::string& room_id, room::Input& input, bool create, std::shared_ptr<RoomSlot> handle);
   // For a JOIN that would create a room (rooms_mutex_ held): the ERROR the room limits give it.
   std::optional<proto::ErrorCode> creation_refusal(const room::Input& input);
   void deliver(RoomSlot& slot, room::Effects& effects);

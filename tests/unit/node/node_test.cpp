@@ -314,6 +314,53 @@ TEST_CASE("deliveries reach the named local connections once; an unbound connect
   CHECK(f.engine.submitted.back().room_id == "r1");
 }
 
+TEST_CASE("the engine's room handle from a seating JOIN comes back with the connection's inputs until it is unbound", "[node]") {
+  Fixture f;
+  auto handles = std::make_shared<std::vector<engine::RoomHandle>>();  // one per seating JOIN
+  f.engine.outcome_for = [handles](const engine::Submission& s) {
+    engine::Outcome o{true};
+    if (std::holds_alternative<room::JoinInput>(s.input)) {
+      o = engine::Outcome{true, room::JoinOutcome::joined, true, false, std::make_shared<std::string>(s.room_id)};
+      handles->push_back(o.room);
+    }
+    return o;
+  };
+  auto a = f.connect(1);
+  f.send(a, R"({"type":"REQUEST_SYNC"})");  // before any JOIN: no handle to give
+  f.join(a, "r1");
+  f.send(a, R"({"type":"REQUEST_SYNC"})");
+  f.send(a, R"({"type":"PING"})");  // a member's PING: presence, with the handle
+  REQUIRE(f.engine.submitted.size() == 3);
+  REQUIRE(handles->size() == 1);
+  CHECK_FALSE(f.engine.submitted[0].room);  // the JOIN itself
+  CHECK(f.engine.submitted[1].room == handles->at(0));
+  CHECK(f.engine.submitted[2].room == handles->at(0));
+
+  // A switch to r2: the new room's handle from then on; the leave of r1 carries none.
+  f.join(a, "r2");
+  REQUIRE(f.engine.submitted.size() == 5);
+  REQUIRE(handles->size() == 2);
+  CHECK(f.engine.submitted[4].room_id == "r1");
+  CHECK(std::holds_alternative<room::DisconnectInput>(f.engine.submitted[4].input));
+  CHECK_FALSE(f.engine.submitted[4].room);
+  f.send(a, R"({"type":"REQUEST_SYNC"})");
+  CHECK(f.engine.submitted.back().room == handles->at(1));
+
+  // The room unbinds the connection: the node lets go of the handle with the room.
+  const auto held_by_test = [&](const engine::RoomHandle& h) {
+    return 1 + std::count_if(f.engine.submitted.begin(), f.engine.submitted.end(),
+                             [&](const engine::Submission& s) { return s.room == h; });
+  };
+  CHECK(handles->at(1).use_count() == held_by_test(handles->at(1)) + 1);  // and the node's
+  std::string room_id = "r2";
+  f.engine.host().deliver(engine::Delivery{room_id, {}, {}, {"n1/1"}});
+  CHECK(handles->at(1).use_count() == held_by_test(handles->at(1)));
+  f.join(a, "r2");
+  f.node.closed(a);  // the disconnect carries the handle of the room it leaves
+  CHECK(std::holds_alternative<room::DisconnectInput>(f.engine.submitted.back().input));
+  CHECK(f.engine.submitted.back().room == handles->at(2));
+}
+
 TEST_CASE("a closed connection that was in a room is disconnected from it, without an origin", "[node]") {
   Fixture f;
   auto c = f.connect(1);
