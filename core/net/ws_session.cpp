@@ -140,13 +140,45 @@ asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_bod
   pump();
   arm_keepalive(steady_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
                                   server_->options.ping_interval).count());
+  read_next(std::move(self));
+}
 
-  try {
-    co_await read_loop();
-  } catch (const std::exception& e) {
-    spdlog::error("connection {}: {}", id_, e.what());
+void WsSession::read_next(std::shared_ptr<WsSession> self) {
+  read_buffer_.clear();
+  ws_.async_read(read_buffer_, [self = std::move(self)](beast::error_code ec, std::size_t) mutable {
+    auto& session = *self;
+    session.on_read(std::move(self), ec);
+  });
+}
+
+void WsSession::on_read(std::shared_ptr<WsSession> self, beast::error_code ec) {
+  if (ec) {
+    if (ec == websocket::error::message_too_big) {
+      server_->ws_closes.with("1009").inc();
+    } else if (ec == websocket::error::closed) {
+      server_->ws_closes.with(std::to_string(ws_.reason().code)).inc();
+    }
+    return finish(self);
   }
+  touch();
+  if (!ws_.got_text()) {
+    close(static_cast<std::uint16_t>(websocket::close_code::unknown_data), "binary frames are not accepted");
+    return read_next(std::move(self));
+  }
+  if (admit_frame(std::chrono::steady_clock::now())) {
+    const auto data = read_buffer_.cdata();
+    try {
+      server_->handler.message(self, std::string_view(static_cast<const char*>(data.data()), data.size()));
+    } catch (const std::exception& e) {
+      // The connection ends as if the peer had gone; the loop serves the others.
+      spdlog::error("connection {}: {}", id_, e.what());
+      return finish(self);
+    }
+  }
+  read_next(std::move(self));
+}
 
+void WsSession::finish(const std::shared_ptr<WsSession>& self) {
   {
     std::lock_guard lock(mutex_);
     finished_ = true;
@@ -155,38 +187,17 @@ asio::awaitable<void> WsSession::run(beast::http::request<beast::http::empty_bod
     queued_bytes_ = 0;
   }
   keepalive_.cancel();
-  server_->handler.closed(self);
+  try {
+    server_->handler.closed(self);
+  } catch (const std::exception& e) {
+    spdlog::error("connection {}: {}", id_, e.what());
+  }
   server_->ws_connections.add(-1);
   {
     std::lock_guard lock(server_->mutex);
     server_->sessions.erase(id_);
   }
   server_->release(client_addr_);
-}
-
-asio::awaitable<void> WsSession::read_loop() {
-  beast::flat_buffer buffer;
-  for (;;) {
-    buffer.clear();
-    auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
-    if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        server_->ws_closes.with("1009").inc();
-      } else if (ec == websocket::error::closed) {
-        server_->ws_closes.with(std::to_string(ws_.reason().code)).inc();
-      }
-      co_return;
-    }
-    touch();
-    if (!ws_.got_text()) {
-      close(static_cast<std::uint16_t>(websocket::close_code::unknown_data), "binary frames are not accepted");
-      continue;
-    }
-    if (!admit_frame(std::chrono::steady_clock::now())) continue;
-    const auto data = buffer.cdata();
-    server_->handler.message(shared_from_this(),
-                             std::string_view(static_cast<const char*>(data.data()), data.size()));
-  }
 }
 
 bool WsSession::admit_frame(std::chrono::steady_clock::time_point now) {

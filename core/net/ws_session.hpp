@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -32,7 +33,8 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   bool send(std::shared_ptr<const std::string> text) override;
   void close(std::uint16_t code, std::string reason) override;
 
-  // Completes the upgrade and runs the connection until it ends. On the connection's loop.
+  // Completes the upgrade and starts the connection's read chain, which keeps the session alive
+  // until the connection ends. On the connection's loop.
   boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::empty_body> request);
 
   // True when a write has been in progress for `limit` or longer: the peer does not read
@@ -50,7 +52,13 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   };
   using Item = std::variant<std::shared_ptr<const std::string>, Ping, CloseRequest>;
 
-  boost::asio::awaitable<void> read_loop();
+  // The reader: a callback chain, not a coroutine: a frame costs one completion on the loop's own
+  // executor type, without the coroutine's resumption and its type-erased executor. On the
+  // connection's loop only.
+  void read_next(std::shared_ptr<WsSession> self);
+  void on_read(std::shared_ptr<WsSession> self, boost::beast::error_code ec);
+  // The read chain ended: the application sees the close; the seat goes back.
+  void finish(const std::shared_ptr<WsSession>& self);
   // The writer: takes the next queued item and writes it; its completion calls pump again. When
   // the queue is empty it marks itself waiting, and the next enqueue posts pump. A callback chain,
   // not a coroutine waiting on a timer: one post per wake-up instead of a post, a timer
@@ -71,6 +79,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   // (beast::basic_stream) would only cost a layer on every read and write.
   boost::beast::websocket::stream<LoopSocket> ws_;
   LoopTimer keepalive_;
+  boost::beast::flat_buffer read_buffer_;  // the message being read; grows to the largest one
   const std::uint64_t id_;
   const std::string client_addr_;
 
