@@ -2,6 +2,8 @@
 #include <boost/json/serialize.hpp>
 #include <ctime>
 
+#include <fmt/format.h>
+
 #include "core/node/http_api.hpp"
 
 #include "core/config/config.hpp"
@@ -36,10 +38,9 @@ std::string iso_time(std::int64_t ms) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
+  // fmt, not snprintf: every /status request formats one (thousands a second under load).
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
 }
 
 namespace {

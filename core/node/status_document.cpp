@@ -2,7 +2,9 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <cstdio>
+#include <fmt/format.h>
+
+#include <iterator>
 
 namespace tandem::node {
 
@@ -25,11 +27,8 @@ std::string render_status(const engine::StatusRooms& snap, const std::string& mo
   } else if (auto it = snap.by_addr.find(addr); it != snap.by_addr.end()) {
     for (std::size_t i : it->second) append(snap.rooms[i]);
   }
-  char uptime[32];
-  std::snprintf(uptime, sizeof uptime, "%.3f", context.uptime_seconds);
   out += "],\"uptime\":";
-  out += uptime;
-  out += "}";
+  fmt::format_to(std::back_inserter(out), "{:.3f}}}", context.uptime_seconds);
   return out;
 }
 
