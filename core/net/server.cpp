@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -19,6 +20,7 @@
 #include <optional>
 
 #include "core/net/client_address.hpp"
+#include "core/net/http_response.hpp"
 #include "core/net/server_impl.hpp"
 #include "core/net/ws_session.hpp"
 #include "core/util/address_group.hpp"
@@ -37,22 +39,6 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kFirstReadBytes = 1024;
 
-http::response<http::string_body> make_response(const HttpResponse& r, unsigned version, bool keep_alive,
-                                                bool head) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, "tandem");
-  if (!r.content_type.empty() && (!r.body.empty() || r.status != 204)) res.set(http::field::content_type, r.content_type);
-  for (const auto& [name, value] : r.headers) res.set(name, value);
-  res.keep_alive(keep_alive);
-  if (head) {
-    res.content_length(r.body.size());
-  } else {
-    res.body() = r.body;
-    res.prepare_payload();
-  }
-  return res;
-}
-
 HttpResponse plain(unsigned status, std::string body) {
   return HttpResponse{status, "text/plain; charset=utf-8", std::move(body) + "\n", {}};
 }
@@ -62,8 +48,8 @@ bool is_websocket_path(std::string_view target) {
 }
 
 asio::awaitable<void> write_simple(HttpStream& stream, const HttpResponse& r, unsigned version) {
-  auto res = make_response(r, version, false, false);
-  co_await http::async_write(stream, res, use_tuple);
+  const std::string bytes = serialize_response(r, version, false, false);
+  co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
@@ -278,9 +264,10 @@ asio::awaitable<void> http_session(std::shared_ptr<Server::Impl> server, LoopSoc
     HttpResponse response = co_await answer(server->handler, info, options.request_timeout);
     count(response.handler, response.status);
     const bool keep_alive = request.keep_alive() && server->accepting.load();
-    auto res = make_response(response, request.version(), keep_alive, request.method() == http::verb::head);
+    const std::string bytes =
+        serialize_response(response, request.version(), keep_alive, request.method() == http::verb::head);
     stream.expires_after(options.request_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
     if (wec || !keep_alive) {
       stream.socket().shutdown(tcp::socket::shutdown_send, wec);
       co_return;
