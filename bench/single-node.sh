@@ -4,13 +4,18 @@
 # /proc/PID/stat) and server RSS per WebSocket. Results: a markdown table on stdout and in
 # $OUT/single-node-<date>.md, one JSON report per scenario in $OUT.
 #
-#   bench/single-node.sh [-b BINARY] [-o OUT_DIR] [-d DURATION] [SCENARIO …]
+#   bench/single-node.sh [-b BINARY] [-o OUT_DIR] [-d DURATION] [-p] [SCENARIO …]
 #
 # Scenarios (default: all of them, in this order):
 #   ext-1000 ext-5000 ext-9000   extension profile, rooms of 4, one source address per room
 #   hb-1000 hb-5000 hb-19000     heartbeat profile (PING 15 s, host HOST_HEARTBEAT 1 s), rooms of 4
 # Clients connect at 1,000/s (500/s below 5,000 clients); latencies are recorded from 10 s after
 # the ramp ends, for DURATION (default 60s).
+#
+# -p: pin the node to CPU 0 and the loadtest to the other CPUs (taskset). On a 2-core machine the
+# node and the generator otherwise share both cores, and their threads' contention adds tens of
+# milliseconds to the tail that belong to neither (docs/performance.md, 2026-12-04). Pinned, the
+# node has one core at most.
 #
 # PROFILE_SECONDS=N (bench/profile.sh sets it): also record N seconds of the node's stacks with
 # perf, from 5 s into the recorded window, and draw them as $OUT_DIR/<scenario>.flame.svg. The
@@ -23,12 +28,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 binary="$here/../build/release/cli/tandem"
 out="$here/results"
 duration=60
-while getopts "b:o:d:" opt; do
+pin=""
+while getopts "b:o:d:p" opt; do
   case $opt in
     b) binary=$OPTARG ;;
     o) out=$OPTARG ;;
     d) duration=${OPTARG%s} ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    p) pin=1 ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -37,6 +44,13 @@ scenarios=("$@")
 [ -x "$binary" ] || { echo "no tandem binary at $binary (build it or pass -b)" >&2; exit 2; }
 mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)"
+node_cpus=()
+loadtest_cpus=()
+if [ -n "$pin" ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "-p needs at least 2 CPUs" >&2; exit 2; }
+  node_cpus=(taskset -c 0)
+  loadtest_cpus=(taskset -c "1-$(($(nproc) - 1))")
+fi
 
 stamp=$(date -u +%Y-%m-%dT%H%MZ)
 summary="$out/single-node-$stamp.md"
@@ -46,7 +60,7 @@ summary="$out/single-node-$stamp.md"
   echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
   echo "binary: $binary ($("$binary" --version))"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; file limit $(ulimit -n)"
-  echo "scheduling: $(cat /proc/self/autogroup) (see docs/performance.md)"
+  echo "scheduling: $(cat /proc/self/autogroup) (see docs/performance.md)$([ -n "$pin" ] && echo "; node pinned to CPU 0, loadtest to CPUs 1-$(($(nproc) - 1))")"
   echo
   table_header
 } | tee "$summary"
@@ -81,7 +95,7 @@ for scenario in "${scenarios[@]}"; do
 
   port=$(free_port)
   data_dir=$(mktemp -d /tmp/tandem-bench-XXXXXX)
-  "$binary" serve --host 127.0.0.1 --port "$port" --data-dir "$data_dir" --log-level warn \
+  "${node_cpus[@]}" "$binary" serve --host 127.0.0.1 --port "$port" --data-dir "$data_dir" --log-level warn \
     --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 ${NODE_ARGS:-} \
     2>"$out/$scenario.node.log" &
   node_pid=$!
@@ -99,7 +113,7 @@ for scenario in "${scenarios[@]}"; do
   report="$out/$scenario.json"
   SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((warmup + duration / 2)) \
     WINDOW_FROM=$warmup WINDOW_TO=$((warmup + duration - 2)) \
-    run_sampled "${LOADTEST_BINARY:-$binary}" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
+    run_sampled "${loadtest_cpus[@]}" "${LOADTEST_BINARY:-$binary}" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "$((warmup + duration))s" --warmup "${warmup}s" --workers "$workers" \
     --address-per-room --quiet --out "$report" \
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \

@@ -618,6 +618,27 @@ test('slow HTTP request (one header byte per second) is closed after http.reques
   await by.check();
 });
 
+test('a keep-alive connection polled within http.request_timeout stays open; left idle it is closed after http.keepalive_timeout', async (t) => {
+  const srv = await startServer(t, { set: { 'http.request_timeout': '1s', 'http.keepalive_timeout': '2s' } });
+  const conn = await rawConnect(srv);
+  const answers = () => (conn.data.match(/HTTP\/1\.1 200 /g) || []).length;
+  // Eight requests 400 ms apart on one connection: 3.2 s, past both timeouts counted from the first.
+  for (let i = 1; i <= 8; i++) {
+    conn.socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await eventually(() => answers() === i, { message: `answer ${i} on the same connection` });
+    assert.equal(conn.closedAt, null, `closed after ${i} answers`);
+    await sleep(400);
+  }
+  // The last answer came ~400 ms ago: the node closes the connection ~1.6 s from now.
+  const idleFrom = Date.now();
+  const closedAt = await Promise.race([conn.closed, sleep(8000).then(() => null)]);
+  conn.socket.destroy();
+  assert.ok(closedAt, 'the idle keep-alive connection was still open after 8 s (keepalive_timeout 2 s)');
+  const idle = closedAt - idleFrom;
+  assert.ok(idle >= 1000, `closed after ${idle} ms idle, before keepalive_timeout`);
+  assert.equal(answers(), 8, 'no answer without a request');
+});
+
 test('huge headers (> http.max_header_bytes) → 431', async (t) => {
   const srv = await startServer(t, { set: { 'http.max_header_bytes': 4096 } });
   const by = await bystanders(srv);
