@@ -138,7 +138,7 @@ struct Backend {
 Backend make_backend(const config::Config& config, asio::io_context& io, metrics::Registry& registry) {
   Backend backend;
   if (config.redis && config.postgres) {
-    backend.engine = std::make_unique<engine::redis::RedisEngine>(config, registry);
+    backend.engine = std::make_unique<engine::redis::RedisEngine>(config, registry, &io);
     backend.mode = "cluster mode as " + backend.engine->instance();
     return backend;
   }

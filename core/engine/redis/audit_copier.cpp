@@ -97,7 +97,7 @@ awaitable<bool> AuditCopier::write(store::PgBatch batch) {
 
 awaitable<void> AuditCopier::finish(SteadyTime deadline) {
   stopping_ = true;
-  while (busy_ && std::chrono::steady_clock::now() < deadline) co_await sleep_for(20ms);
+  while (busy_ && std::chrono::steady_clock::now() < deadline) co_await ctx_.sleep_for(20ms);
   if (!snapshots_.empty() || !short_ids_.empty()) {
     store::PgBatch batch;
     for (auto& [id, snap] : snapshots_) batch.rooms.push_back(std::move(snap));
@@ -113,7 +113,7 @@ awaitable<void> AuditCopier::backlog_loop() {
       const auto len = co_await link_.callv("XLEN", ctx_.keys.audit());
       if (len.type == Reply::Type::integer) backlog_.store(static_cast<std::size_t>(len.integer));
     }
-    co_await sleep_for(kBacklogInterval);
+    co_await ctx_.sleep_for(kBacklogInterval);
   }
 }
 
@@ -128,7 +128,7 @@ awaitable<void> AuditCopier::copy_loop() {
   auto last_flush = std::chrono::steady_clock::now();
   while (!stopping_) {
     if (!link_.up()) {
-      co_await sleep_for(200ms);
+      co_await ctx_.sleep_for(200ms);
       continue;
     }
     auto reply = co_await link_.callv("XREADGROUP", "GROUP", kGroup, ctx_.instance, "COUNT",
@@ -176,7 +176,7 @@ awaitable<void> AuditCopier::copy_loop() {
     }
     const bool snapshots_due = !snapshots_.empty() && steady - last_flush >= flush;
     if (batch.events.empty() && !snapshots_due && short_ids_.empty()) {
-      co_await sleep_for(flush);
+      co_await ctx_.sleep_for(flush);
       continue;
     }
     last_flush = steady;
@@ -202,7 +202,7 @@ awaitable<bool> AuditCopier::write_batch(std::vector<std::string> ids, store::Pg
       busy_ = false;
       co_return false;  // the entries stay pending in Redis; another node claims them
     }
-    co_await sleep_for(backoff);
+    co_await ctx_.sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kPgRetryMax));
   }
   if (logged) spdlog::info("cluster: PostgreSQL is back; audit copying resumed");

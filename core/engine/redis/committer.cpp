@@ -281,7 +281,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     if (attempt >= kCasEagerAttempts) {
       // Several nodes keep committing to this room at once: step back a random moment.
       std::uniform_int_distribution<std::int64_t> pause(0, kCasJitter.count());
-      co_await sleep_for(std::chrono::microseconds(pause(ctx_.random)));
+      co_await ctx_.sleep_for(std::chrono::microseconds(pause(ctx_.random)));
       if (r.newer && r.newer->version > r.version) {
         take_newer(r);
         restored_audit.clear();

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <unordered_set>
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -36,11 +37,6 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 using Reply = tandem::redis::Reply;
 
 using util::epoch_ms;
-
-inline awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  co_await timer.async_wait(asio::as_tuple(use_awaitable));
-}
 
 inline bool is_ok_array(const Reply& r) {
   return r.type == Reply::Type::array && !r.elements.empty() && r.elements[0].type == Reply::Type::integer;
@@ -76,8 +72,18 @@ struct Context {
   // Unique cluster-wide: audit uids, PIN failure entries.
   std::string next_uid() { return instance + "-" + std::to_string(++uid_counter); }
 
-  // Runs `task` on the engine's thread; a failure is logged with `what`.
+  // Runs `task` on the engine's thread; a failure is logged with `what`. `tasks` counts the
+  // spawned tasks that have not ended.
   void spawn(awaitable<void> task, const char* what);
+  std::size_t tasks = 0;
+
+  // A pause of one of the engine's loops. After wake_all() every pause, current or future, ends
+  // at once, so that loops that check their stop flags after each pause end promptly.
+  awaitable<void> sleep_for(std::chrono::steady_clock::duration d);
+  void wake_all();
+  // The pauses in progress (for wake_all) and whether wake_all ran.
+  std::unordered_set<asio::steady_timer*> sleepers{};
+  bool woken = false;
 };
 
 }  // namespace tandem::engine::redis

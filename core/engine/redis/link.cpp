@@ -132,7 +132,7 @@ awaitable<void> RedisLink::run() {
                        ctx_.config.redis->port);
         }
         logged = true;
-        co_await sleep_for(backoff);
+        co_await ctx_.sleep_for(backoff);
         backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectMax));
         continue;
       }

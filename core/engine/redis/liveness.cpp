@@ -38,7 +38,7 @@ awaitable<void> Liveness::heartbeat_loop() {
   const auto interval = std::max<std::chrono::milliseconds>(node_ttl_ / 5, 50ms);
   const auto ttl = std::to_string(std::max<std::int64_t>(node_ttl_.count() * 6 / 10, 1));
   while (!stopping_) {
-    co_await sleep_for(interval);
+    co_await ctx_.sleep_for(interval);
     if (stopping_ || !link_.up()) continue;
     const room::Millis now = epoch_ms();
     heartbeat_sent_ = std::chrono::steady_clock::now();
@@ -60,7 +60,7 @@ awaitable<void> Liveness::watchdog_loop() {
   // redis.connect_timeout. This loop never waits for Redis itself.
   const auto timeout = ctx_.config.redis->connect_timeout;
   while (!stopping_) {
-    co_await sleep_for(std::max<std::chrono::milliseconds>(timeout / 4, 50ms));
+    co_await ctx_.sleep_for(std::max<std::chrono::milliseconds>(timeout / 4, 50ms));
     if (link_.up() && heartbeat_pending_ && std::chrono::steady_clock::now() - heartbeat_sent_ > timeout) {
       link_.lost("no answer within " + std::to_string(timeout.count()) + " ms");
     }
@@ -70,7 +70,7 @@ awaitable<void> Liveness::watchdog_loop() {
 awaitable<void> Liveness::reaper_loop() {
   const auto interval = std::max<std::chrono::milliseconds>(node_ttl_ / 10, 100ms);
   while (!stopping_) {
-    co_await sleep_for(interval);
+    co_await ctx_.sleep_for(interval);
     if (stopping_ || !link_.up()) continue;
     const auto due =
         co_await link_.callv("ZRANGEBYSCORE", ctx_.keys.nodes(), "-inf", std::to_string(epoch_ms()), "LIMIT", "0", "16");

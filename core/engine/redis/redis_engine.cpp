@@ -35,6 +35,9 @@ constexpr room::Millis kMintWindow = 60'000;
 constexpr std::size_t kShortIdCandidates = 4;
 constexpr std::size_t kShortIdLength = 8;
 constexpr std::string_view kShortIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+// Stopping on the host's loop: how long the engine's coroutines get to unwind once the Redis
+// connections are closed (their pending commands fail at once).
+constexpr auto kUnwindBudget = 1s;
 
 }  // namespace
 
@@ -60,7 +63,9 @@ EngineMetrics::EngineMetrics(metrics::Registry& r)
                                     {"result"})) {}
 
 void Context::spawn(awaitable<void> task, const char* what) {
-  asio::co_spawn(io, std::move(task), [what](std::exception_ptr e) {
+  ++tasks;
+  asio::co_spawn(io, std::move(task), [this, what](std::exception_ptr e) {
+    --tasks;
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -70,9 +75,22 @@ void Context::spawn(awaitable<void> task, const char* what) {
   });
 }
 
+awaitable<void> Context::sleep_for(std::chrono::steady_clock::duration d) {
+  if (woken) co_return;
+  asio::steady_timer timer(io, d);
+  sleepers.insert(&timer);
+  co_await timer.async_wait(asio::as_tuple(use_awaitable));
+  sleepers.erase(&timer);
+}
+
+void Context::wake_all() {
+  woken = true;
+  for (auto* timer : sleepers) timer->cancel();
+}
+
 class RedisEngine::Impl {
  public:
-  Impl(const config::Config& config, metrics::Registry& registry);
+  Impl(const config::Config& config, metrics::Registry& registry, asio::io_context* loop);
 
   void start(EngineHost& host);
   void submit(Submission submission, std::function<void(Outcome)> done);
@@ -87,9 +105,13 @@ class RedisEngine::Impl {
   }
   std::optional<std::size_t> snapshot_presence(const std::string& room_id) const;
 
-  asio::io_context io_;
+  // The engine's own loop and thread, or none when it runs on the host's loop (see the header).
+  std::unique_ptr<asio::io_context> own_io_;
+  asio::io_context& io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
+  bool started_ = false;
+  bool stopped_ = false;
   EngineMetrics metrics_;
   Context ctx_;
   RedisLink link_;
@@ -112,6 +134,12 @@ class RedisEngine::Impl {
   awaitable<void> status_loop();
   awaitable<void> mint(std::string room_id, std::string addr, std::function<void(ShortIdResult)> done);
 
+  // Leaves the cluster: the audit copier's last batch, the room snapshots, the liveness key.
+  awaitable<void> leave(SteadyTime until, std::function<void()> left);
+  // After leave: every loop of the engine ends; nothing of it is pending on io_ afterwards.
+  void halt();
+  bool stop_on_host_loop(SteadyTime deadline);
+
   bool stopping_ = false;
   std::unordered_set<std::string> ticking_;
   std::unordered_map<std::string, std::deque<room::Millis>> mints_by_addr_;
@@ -121,8 +149,10 @@ class RedisEngine::Impl {
       std::make_shared<std::unordered_map<std::string, std::size_t>>();
 };
 
-RedisEngine::Impl::Impl(const config::Config& config, metrics::Registry& registry)
-    : metrics_(registry),
+RedisEngine::Impl::Impl(const config::Config& config, metrics::Registry& registry, asio::io_context* loop)
+    : own_io_(loop == nullptr ? std::make_unique<asio::io_context>() : nullptr),
+      io_(loop == nullptr ? *own_io_ : *loop),
+      metrics_(registry),
       ctx_{io_, config, room_settings(config), config.server.node_id + "~" + util::random_hex(3),
            Keys(config.redis->key_prefix), metrics_},
       link_(ctx_, RedisLink::Handlers{[this](const tandem::redis::Message& m) { router_.on_message(m); },
@@ -173,6 +203,8 @@ void RedisEngine::Impl::start(EngineHost& host) {
   copier_.start();
   ctx_.spawn(deadline_loop(), "room deadlines");
   ctx_.spawn(status_loop(), "status snapshot");
+  started_ = true;
+  if (!own_io_) return;
   thread_ = std::thread([this] {
     for (;;) {
       try {
@@ -302,7 +334,7 @@ void RedisEngine::Impl::room_for_short_id(const std::string& short_id,
 
 awaitable<void> RedisEngine::Impl::deadline_loop() {
   while (!stopping_) {
-    co_await sleep_for(kTickInterval);
+    co_await ctx_.sleep_for(kTickInterval);
     if (stopping_ || !link_.up()) continue;
     const room::Millis now = epoch_ms();
     const auto due = co_await link_.callv("ZRANGEBYSCORE", ctx_.keys.deadlines(), "-inf", std::to_string(now),
@@ -375,33 +407,38 @@ awaitable<void> RedisEngine::Impl::status_loop() {
         presence_ = std::move(presence);
       }
     }
-    co_await sleep_for(kStatusInterval);
+    co_await ctx_.sleep_for(kStatusInterval);
   }
 }
 
+awaitable<void> RedisEngine::Impl::leave(SteadyTime until, std::function<void()> left) {
+  stopping_ = true;
+  // Let the audit copier finish its batch and the room snapshots go out, then leave.
+  co_await copier_.finish(until);
+  co_await liveness_.leave();
+  left();
+}
+
+void RedisEngine::Impl::halt() {
+  stopping_ = true;
+  liveness_.stop();
+  link_.stop();
+  ctx_.wake_all();
+  work_.reset();
+}
+
 bool RedisEngine::Impl::stop(std::chrono::milliseconds budget) {
-  if (!thread_.joinable()) return true;
+  if (!started_ || stopped_) return true;
+  stopped_ = true;
   const auto deadline = std::chrono::steady_clock::now() + budget;
+  if (!own_io_) return stop_on_host_loop(deadline);
   auto done = std::make_shared<std::promise<void>>();
   auto finished = done->get_future();
-  asio::post(io_, [this, deadline, done] {
-    ctx_.spawn(
-        [](Impl* self, SteadyTime until, std::shared_ptr<std::promise<void>> promise) -> awaitable<void> {
-          self->stopping_ = true;
-          // Let the audit copier finish its batch and the room snapshots go out, then leave.
-          co_await self->copier_.finish(until);
-          co_await self->liveness_.leave();
-          promise->set_value();
-        }(this, deadline, done),
-        "leave");
-  });
+  asio::post(io_, [this, deadline, done] { ctx_.spawn(leave(deadline, [done] { done->set_value(); }), "leave"); });
   const bool in_time = finished.wait_until(deadline) == std::future_status::ready;
   if (!in_time) spdlog::warn("cluster: stop did not finish in time");
   asio::post(io_, [this] {
-    stopping_ = true;
-    liveness_.stop();
-    link_.stop();
-    work_.reset();
+    halt();
     io_.stop();
   });
   thread_.join();
@@ -410,14 +447,34 @@ bool RedisEngine::Impl::stop(std::chrono::milliseconds budget) {
   return in_time;
 }
 
+bool RedisEngine::Impl::stop_on_host_loop(SteadyTime deadline) {
+  // The host's loop has returned from run() (see the header); this thread runs it again until
+  // the engine has left the cluster, then until the engine's own work has unwound (the Redis
+  // connections closed, their pending commands failed, every coroutine of the engine ended),
+  // so that nothing of the engine is left queued on a loop that outlives it.
+  io_.restart();
+  bool left = false;
+  ctx_.spawn(leave(deadline, [&left] { left = true; }), "leave");
+  while (!left && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
+  if (!left) spdlog::warn("cluster: stop did not finish in time");
+  halt();
+  const auto unwind_until = std::chrono::steady_clock::now() + kUnwindBudget;
+  while (ctx_.tasks > 0 && std::chrono::steady_clock::now() < unwind_until) io_.run_one_until(unwind_until);
+  if (ctx_.tasks > 0) spdlog::warn("cluster: {} engine tasks still pending at exit", ctx_.tasks);
+  io_.stop();
+  restorer_.stop();
+  copier_.stop();
+  return left;
+}
+
 // ---- RedisEngine -----------------------------------------------------------------------------
 
-RedisEngine::RedisEngine(const config::Config& config, metrics::Registry& registry) {
+RedisEngine::RedisEngine(const config::Config& config, metrics::Registry& registry, asio::io_context* loop) {
   if (!config.redis || !config.postgres) throw std::invalid_argument("cluster mode needs both [redis] and [postgres]");
   if (config.server.node_id.empty() || config.server.node_id.find('/') != std::string::npos) {
     throw std::invalid_argument("server.node_id must be non-empty and must not contain '/' in cluster mode");
   }
-  impl_ = std::make_shared<Impl>(config, registry);
+  impl_ = std::make_shared<Impl>(config, registry, loop);
 }
 
 RedisEngine::~RedisEngine() { impl_->stop(std::chrono::seconds(5)); }

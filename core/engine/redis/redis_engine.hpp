@@ -6,6 +6,10 @@
 
 #include "core/engine/engine.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace tandem::config {
 struct Config;
 }
@@ -17,7 +21,8 @@ namespace tandem::engine::redis {
 
 // The cluster engine (DESIGN.md "Cluster"; docs/architecture.md "Cluster mode"): rooms live in
 // Redis, any number of nodes serve them, PostgreSQL receives the audit trail and room
-// snapshots. Its parts, one job each, all on one thread of the engine's own:
+// snapshots. Its parts, one job each, all on one thread: the host's event loop it was given
+// (`tandem serve`: the first of server.threads), or a thread of the engine's own:
 //
 //   RedisLink        the connections to Redis: connect, reconnect, scripts, pipelined commands
 //   RoomCommitter    the room cache and the compare-and-set commits
@@ -33,12 +38,19 @@ namespace tandem::engine::redis {
 // * Nothing acknowledged is lost: a change's audit records enter the Redis audit stream in the
 //   same script that publishes its frames.
 // * Nothing on the caller's thread waits for Redis: submit() and the queries post to the engine's
-//   thread and complete there.
+//   loop and complete there.
 class RedisEngine final : public Engine {
  public:
   // Throws std::invalid_argument when the configuration cannot make a cluster node (no [redis]
   // or [postgres], a node id containing '/').
-  RedisEngine(const config::Config& config, metrics::Registry& registry);
+  //
+  // With `loop`, the engine runs on that event loop and has no thread of its own: the node's
+  // connections on that loop reach it without waking another thread, and one thread carries a
+  // node with server.threads = 1. `loop` must then outlive the engine, and stop() must be
+  // called on the thread that runs `loop`, after its run() returned: stop() runs it again until
+  // the engine has left the cluster and its own work has unwound. Without `loop`, the engine
+  // runs a loop on a thread of its own, and stop() may be called from any other thread.
+  RedisEngine(const config::Config& config, metrics::Registry& registry, boost::asio::io_context* loop = nullptr);
   ~RedisEngine() override;
   RedisEngine(const RedisEngine&) = delete;
   RedisEngine& operator=(const RedisEngine&) = delete;

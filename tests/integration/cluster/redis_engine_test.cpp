@@ -6,6 +6,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +16,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -45,6 +49,7 @@ class RecordingHost final : public engine::EngineHost {
 
   void deliver(const engine::Delivery& delivery) override {
     std::lock_guard lock(mutex_);
+    threads_.insert(std::this_thread::get_id());
     for (const auto& frame : delivery.frames) {
       const auto object = boost::json::parse(*frame.text).as_object();
       for (const auto& to : frame.to) {
@@ -84,6 +89,12 @@ class RecordingHost final : public engine::EngineHost {
     return out;
   }
 
+  // The threads deliver() ran on.
+  std::set<std::thread::id> threads() {
+    std::lock_guard lock(mutex_);
+    return threads_;
+  }
+
   std::vector<std::int64_t> seqs(const room::ConnId& to) {
     std::lock_guard lock(mutex_);
     std::vector<std::int64_t> out;
@@ -97,6 +108,7 @@ class RecordingHost final : public engine::EngineHost {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Received> received_;
+  std::set<std::thread::id> threads_;
 };
 
 tandem::config::Config cluster_config(const tandem::testing::RedisFixture& redis, const std::string& node_id) {
@@ -120,10 +132,14 @@ tandem::config::Config cluster_config(const tandem::testing::RedisFixture& redis
 
 // One node: an engine, its host, its metrics.
 struct TestNode {
-  TestNode(const tandem::testing::RedisFixture& redis, const std::string& node_id)
-      : TestNode(redis, cluster_config(redis, node_id)) {}
-  TestNode(const tandem::testing::RedisFixture&, tandem::config::Config node_config)
-      : config(std::move(node_config)), engine(config, registry) {
+  // With `loop`, the engine runs on that event loop (RedisEngine's host-loop mode), which the
+  // test runs and stops before the node is destroyed.
+  TestNode(const tandem::testing::RedisFixture& redis, const std::string& node_id,
+           boost::asio::io_context* loop = nullptr)
+      : TestNode(redis, cluster_config(redis, node_id), loop) {}
+  TestNode(const tandem::testing::RedisFixture&, tandem::config::Config node_config,
+           boost::asio::io_context* loop = nullptr)
+      : config(std::move(node_config)), engine(config, registry, loop) {
     engine.start(host);
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!engine.can_serve() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
@@ -440,6 +456,54 @@ TEST_CASE("a node's disconnect is committed and reaches the other node's members
   REQUIRE(a.host.wait_for(a.conn(1), "USER_LEFT", "u2"));
   CHECK(a.engine.idle());
   CHECK(b.engine.idle());
+}
+
+TEST_CASE("an engine on the host's event loop works on that loop's thread and, stopped there, leaves the cluster",
+          "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  boost::asio::io_context loop;
+  auto work = boost::asio::make_work_guard(loop);
+  std::thread runner([&loop] { loop.run(); });
+  const auto loop_thread = runner.get_id();
+  TestNode a(redis, "na", &loop);
+  TestNode b(redis, "nb");
+  const std::string room_id = shared_room(a, b);
+
+  // Completions and deliveries of the loop's engine come from the loop's thread.
+  std::promise<std::thread::id> completed_on;
+  a.engine.submit(engine::Submission{room_id, room::FrameInput{a.conn(1), a.engine.instance(), play_frame()}, a.conn(1)},
+                  [&completed_on](engine::Outcome o) {
+                    CHECK(o.broadcast);
+                    completed_on.set_value(std::this_thread::get_id());
+                  });
+  auto done = completed_on.get_future();
+  REQUIRE(done.wait_for(10s) == std::future_status::ready);
+  CHECK(done.get() == loop_thread);
+  REQUIRE(b.host.wait_for(b.conn(1), "PLAY_PAUSE"));
+  CHECK(a.host.threads() == std::set<std::thread::id>{loop_thread});
+
+  // Its member leaves; the host's loop returns from run(); stop() runs it on this thread until
+  // the node has left: its liveness key and its entry in the node index are gone.
+  REQUIRE(a.submit(room_id, room::DisconnectInput{a.conn(1), false}, room::ConnId()).applied);
+  REQUIRE(b.host.wait_for(b.conn(1), "USER_LEFT", "u1"));
+  work.reset();
+  loop.stop();
+  runner.join();
+  CHECK(a.engine.stop(5s));
+  std::string error;
+  auto check = tandem::testing::redis_connect(redis.host(), redis.port(), error);
+  REQUIRE(check);
+  const engine::redis::Keys keys(redis.prefix());
+  const auto alive = tandem::testing::redis_command(*check, {"EXISTS", keys.node(a.engine.instance())});
+  REQUIRE(alive);
+  CHECK(alive->integer == 0);
+  const auto listed = tandem::testing::redis_command(*check, {"ZSCORE", keys.nodes(), a.engine.instance()});
+  REQUIRE(listed);
+  CHECK(listed->type == REDIS_REPLY_NIL);
+  // Nothing of the engine is left queued on the loop: under the sanitizers a handler that
+  // outlived the engine would be a use after free here.
+  loop.restart();
+  CHECK(loop.poll() == 0);
 }
 
 namespace {
