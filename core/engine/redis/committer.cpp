@@ -271,6 +271,14 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
   bool restore_checked = false;
   bool restored_here = false;  // r.state is a restored room not committed yet
   std::vector<room::AuditRecord> restored_audit;  // audited removals of a restored room's members
+  std::uint64_t restored_seq = 0;
+  // What became of the restored room (RoomRestorer::settle); after this, r.state is not it.
+  const auto settle_restore = [&](RoomRestorer::Fate fate) {
+    if (!restored_here) return;
+    restorer_.settle(r.id, restored_seq, restored_audit.size(), fate);
+    restored_here = false;
+    restored_audit.clear();
+  };
   std::optional<PinAttempt> pin_attempt;  // this JOIN's reserved PIN attempt, if it needs one
   const bool quiet_kind = std::holds_alternative<room::FrameInput>(input);
   const auto* frame_input = std::get_if<room::FrameInput>(&input);
@@ -284,8 +292,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
       co_await ctx_.sleep_for(std::chrono::microseconds(pause(ctx_.random)));
       if (r.newer && r.newer->version > r.version) {
         take_newer(r);
-        restored_audit.clear();
-        restored_here = false;
+        settle_restore(RoomRestorer::Fate::superseded);
       }
     }
     if (!r.loaded && !co_await load(r)) co_return result;
@@ -298,7 +305,10 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
         if (!r.state.exists && r.version == 0) {
           r.state = std::move(restored->state);
           restored_audit = std::move(restored->audit);
+          restored_seq = r.state.seq;
           restored_here = true;
+        } else {
+          restorer_.settle(r.id, restored->state.seq, restored->audit.size(), RoomRestorer::Fate::superseded);
         }
       }
     }
@@ -338,6 +348,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     if (pin_attempt) pin_attempt->keep = fx.join == room::JoinOutcome::pin_rejected;
     if (!needs_commit) {
       if (restored_here) r.loaded = false;  // a refused JOIN commits no restored room: not cached
+      settle_restore(RoomRestorer::Fate::dropped);
       router_.relay(r.id, fx);
       result.outcome = Outcome{true, fx.join, false, false};
       co_return result;
@@ -373,6 +384,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
                                    return f.sequenced && !f.recipients.empty();
                                  });
       result.outcome.seated = !ended && !origin.empty() && seats(r.state, origin);
+      settle_restore(RoomRestorer::Fate::committed);
       after_commit(r, ended, commit, origin, now);
       co_return result;
     }
@@ -381,15 +393,16 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
       std::optional<room::RoomState> state =
           stored_room(reply.elements[2].text, reply.elements[3].text, reply.elements[4].text);
       adopt(r, static_cast<std::uint64_t>(reply.elements[1].integer), std::move(state));
-      restored_audit.clear();
-      restored_here = false;
+      settle_restore(RoomRestorer::Fate::superseded);
       continue;
     }
+    settle_restore(RoomRestorer::Fate::dropped);
     ctx_.metrics.backend_errors.with("redis").inc();
     if (reply.type == Reply::Type::error) spdlog::error("cluster: commit of room {} failed: {}", r.id, reply.text);
     r.loaded = false;
     co_return result;
   }
+  settle_restore(RoomRestorer::Fate::dropped);
   spdlog::warn("cluster: room {}: gave up after {} ms of conflicting commits", r.id,
                std::chrono::duration_cast<std::chrono::milliseconds>(kCasBudget).count());
   r.loaded = false;

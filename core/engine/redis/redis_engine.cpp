@@ -59,7 +59,7 @@ EngineMetrics::EngineMetrics(metrics::Registry& r)
                        .with("postgres")),
       room_lookups(r.counter_family("tandem_cluster_room_lookups_total",
                                     "Rooms a JOIN would create that Redis did not hold, looked up in PostgreSQL, by "
-                                    "result (restored, absent, unavailable, unreadable)",
+                                    "result (restored, superseded, dropped, absent, unavailable, unreadable)",
                                     {"result"})) {}
 
 void Context::spawn(awaitable<void> task, const char* what) {

@@ -53,10 +53,25 @@ awaitable<std::optional<RoomRestorer::Restored>> RoomRestorer::restore(const std
     counted.with("absent").inc();
     co_return std::nullopt;
   }
-  counted.with("restored").inc();
-  spdlog::warn("cluster: room {} was not in Redis: rebuilt from its PostgreSQL snapshot (seq {}, {} audit records for its departed members)",
-               room_id, state.seq, restored.audit.size());
   co_return restored;
+}
+
+void RoomRestorer::settle(const std::string& room_id, std::uint64_t seq, std::size_t departed, Fate fate) {
+  auto& counted = ctx_.metrics.room_lookups;
+  switch (fate) {
+    case Fate::committed:
+      counted.with("restored").inc();
+      spdlog::warn("cluster: room {} was not in Redis: rebuilt from its PostgreSQL snapshot (seq {}, {} audit records "
+                   "for its departed members)",
+                   room_id, seq, departed);
+      break;
+    case Fate::superseded:
+      counted.with("superseded").inc();
+      break;
+    case Fate::dropped:
+      counted.with("dropped").inc();
+      break;
+  }
 }
 
 }  // namespace tandem::engine::redis

@@ -22,7 +22,7 @@ namespace tandem::engine::redis {
 //   host grace follow room::apply), and those removals are audited with the JOIN's commit.
 // * PostgreSQL holds no live room of that id, or cannot answer (down, or the lookup queue full:
 //   store::PgRoomReader's bounds): nullopt, and the JOIN creates the room anew. Counted in
-//   tandem_cluster_room_lookups_total{result}.
+//   tandem_cluster_room_lookups_total{result}, a room found once its fate is known (settle).
 class RoomRestorer {
  public:
   struct Restored {
@@ -30,9 +30,19 @@ class RoomRestorer {
     std::vector<room::AuditRecord> audit;  // the members' removals, in seq order
   };
 
+  // What became of a room restore() returned: `committed` (the JOIN committed it: the room is
+  // rebuilt — counted as `restored` and logged), `superseded` (another change of the room was
+  // committed first, typically another node's restore of it: the JOIN goes to that room), or
+  // `dropped` (the JOIN was refused or its commit failed: nothing was written, the next JOIN
+  // looks again).
+  enum class Fate { committed, superseded, dropped };
+
   explicit RoomRestorer(Context& ctx);
 
+  // The room as PostgreSQL last saw it, its members removed; counted only when PostgreSQL holds
+  // no such room or cannot say (see the class comment). Every room returned must be settled.
   awaitable<std::optional<Restored>> restore(const std::string& room_id, room::Millis now);
+  void settle(const std::string& room_id, std::uint64_t seq, std::size_t departed, Fate fate);
   void stop() { reader_.stop(); }
 
  private:

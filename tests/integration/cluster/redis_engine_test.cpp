@@ -458,6 +458,81 @@ TEST_CASE("a node's disconnect is committed and reaches the other node's members
   CHECK(b.engine.idle());
 }
 
+namespace {
+
+// The value of one series in a registry's exposition (0 when absent).
+double series_value(tandem::metrics::Registry& registry, const std::string& series) {
+  std::istringstream lines(registry.render());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("a lost room that two nodes' JOINs find in PostgreSQL at once is rebuilt once (one restored, one superseded)",
+          "[cluster][engine][postgres]") {
+  tandem::testing::RedisFixture redis;
+  tandem::testing::PgFixture pg;
+  tandem::testing::PgSearchPath search_path(pg.schema());
+  const tandem::config::Config config = cluster_config(redis, "na");
+  auto db = tandem::store::open_postgres(*config.postgres);
+  tandem::store::Migrator(*db).up();
+  const std::string room_id = tandem::testing::unique_name("room-");
+  {
+    // The room lives on node a until its snapshot is in PostgreSQL; its member leaves; a stops.
+    TestNode a(redis, "na");
+    REQUIRE(a.join(room_id, "u1", 1).seated);
+    REQUIRE(a.submit(room_id, room::DisconnectInput{a.conn(1), false}, room::ConnId()).applied);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (db->query("SELECT 1 FROM rooms WHERE member_count = 0 AND id = " + db->param(1), {room_id}).empty() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE_FALSE(db->query("SELECT 1 FROM rooms WHERE member_count = 0 AND id = " + db->param(1), {room_id}).empty());
+  }
+  // Redis loses the room.
+  std::string error;
+  auto context = tandem::testing::redis_connect(redis.host(), redis.port(), error);
+  REQUIRE(context);
+  REQUIRE(tandem::testing::redis_command(*context, {"DEL", engine::redis::Keys(redis.prefix()).room(room_id)})->integer == 1);
+
+  TestNode c(redis, "nc");
+  TestNode d(redis, "nd");
+  // Both nodes' lookups wait on a lock until both have asked: each finds the room.
+  db->begin();
+  db->query("LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE");
+  auto on_c = c.submit_async(room_id, c.join_input(room_id, "u3", 1, "10.0.0.3"), c.conn(1));
+  auto on_d = d.submit_async(room_id, d.join_input(room_id, "u4", 1, "10.0.0.4"), d.conn(1));
+  auto watcher = tandem::store::open_postgres(*config.postgres);
+  const auto waiting = [&watcher] {
+    return watcher->query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND query LIKE '%FROM rooms r%'")[0].text(0);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (waiting() != "2" && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  CHECK(waiting() == "2");
+  db->commit();
+
+  REQUIRE(on_c.wait_for(10s) == std::future_status::ready);
+  REQUIRE(on_d.wait_for(10s) == std::future_status::ready);
+  const auto joined_c = on_c.get();
+  const auto joined_d = on_d.get();
+  CHECK(joined_c.seated);
+  CHECK(joined_d.seated);
+  // One room: whichever joined second met the other.
+  const bool met = c.host.wait_for(c.conn(1), "USER_JOINED", "u4").has_value() ||
+                   d.host.wait_for(d.conn(1), "USER_JOINED", "u3").has_value();
+  CHECK(met);
+  const auto total = [&](const char* result) {
+    const std::string series = std::string("tandem_cluster_room_lookups_total{result=\"") + result + "\"}";
+    return series_value(c.registry, series) + series_value(d.registry, series);
+  };
+  CHECK(total("restored") == 1);
+  CHECK(total("superseded") == 1);
+}
+
 TEST_CASE("an engine on the host's event loop works on that loop's thread and, stopped there, leaves the cluster",
           "[cluster][engine]") {
   tandem::testing::RedisFixture redis;
