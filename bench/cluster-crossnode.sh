@@ -8,7 +8,11 @@
 # average. Results: a markdown table on stdout and in $OUT/crossnode-<date>.md, one JSON report
 # per scenario in $OUT.
 #
-#   bench/cluster-crossnode.sh [-b BINARY] [-o OUT_DIR] [-d DURATION] [-n NODES] [SCENARIO …]
+#   bench/cluster-crossnode.sh [-b BINARY] [-o OUT_DIR] [-d DURATION] [-n NODES] [-t THREADS] [SCENARIO …]
+#
+# THREADS: server.threads of every node (default 1: the nodes share this machine's cores, as
+# one node per core would be deployed; before 2026-12-04 the nodes ran the default, one event
+# loop per core each).
 #
 # Scenarios (default: ext-5000): ext-<clients> extension profile, hb-<clients> heartbeat profile;
 # rooms of 4, one source address per room. Clients connect at 1,000/s (500/s below 5,000
@@ -24,13 +28,15 @@ binary="$here/../build/release/cli/tandem"
 out="$here/results"
 duration=60
 nodes=3
-while getopts "b:o:d:n:" opt; do
+threads=1
+while getopts "b:o:d:n:t:" opt; do
   case $opt in
     b) binary=$OPTARG ;;
     o) out=$OPTARG ;;
     d) duration=${OPTARG%s} ;;
     n) nodes=$OPTARG ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    t) threads=$OPTARG ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -49,7 +55,7 @@ summary="$out/crossnode-$stamp.md"
   echo
   echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr); nodes, Redis, PostgreSQL and the loadtest share them"
   echo "binary: $binary ($("$binary" --version)); $(redis-server --version | cut -d' ' -f1-3)"
-  echo "recorded: ${duration}s per scenario, from 10 s after the ramp"
+  echo "recorded: ${duration}s per scenario, from 10 s after the ramp; server.threads=$threads per node"
   echo
   echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | loadtest CPU | commits/s | broadcasts/s | machine busy | loadtest verdict | load avg before → after |'
   echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
@@ -103,7 +109,7 @@ for scenario in "${scenarios[@]}"; do
   for i in $(seq 1 "$nodes"); do
     port=$(free_port)
     "$binary" serve --host 127.0.0.1 --port "$port" --node-id "bench$i" --log-level warn \
-      --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 ${NODE_SETTINGS:-} \
+      --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 --set server.threads="$threads" ${NODE_SETTINGS:-} \
       2>"$out/crossnode-$scenario.node$i.log" &
     pids+=($!)
     ports+=("$port")
