@@ -13,11 +13,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <unordered_set>
 #include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <unordered_set>
 
 #include "core/config/config.hpp"
 #include "core/engine/engine.hpp"

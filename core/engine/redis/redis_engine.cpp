@@ -139,6 +139,7 @@ class RedisEngine::Impl {
   // After leave: every loop of the engine ends; nothing of it is pending on io_ afterwards.
   void halt();
   bool stop_on_host_loop(SteadyTime deadline);
+  void stop_helpers();
 
   bool stopping_ = false;
   std::unordered_set<std::string> ticking_;
@@ -442,8 +443,7 @@ bool RedisEngine::Impl::stop(std::chrono::milliseconds budget) {
     io_.stop();
   });
   thread_.join();
-  restorer_.stop();
-  copier_.stop();
+  stop_helpers();
   return in_time;
 }
 
@@ -453,18 +453,26 @@ bool RedisEngine::Impl::stop_on_host_loop(SteadyTime deadline) {
   // connections closed, their pending commands failed, every coroutine of the engine ended),
   // so that nothing of the engine is left queued on a loop that outlives it.
   io_.restart();
-  bool left = false;
-  ctx_.spawn(leave(deadline, [&left] { left = true; }), "leave");
-  while (!left && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
-  if (!left) spdlog::warn("cluster: stop did not finish in time");
+  // Shared, not a reference to this frame: should the unwind budget run out with `leave` still
+  // queued, the loop's owner may run or destroy it after this function has returned.
+  auto left = std::make_shared<bool>(false);
+  ctx_.spawn(leave(deadline, [left] { *left = true; }), "leave");
+  while (!*left && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
+  const bool in_time = *left;
+  if (!in_time) spdlog::warn("cluster: stop did not finish in time");
   halt();
   const auto unwind_until = std::chrono::steady_clock::now() + kUnwindBudget;
   while (ctx_.tasks > 0 && std::chrono::steady_clock::now() < unwind_until) io_.run_one_until(unwind_until);
   if (ctx_.tasks > 0) spdlog::warn("cluster: {} engine tasks still pending at exit", ctx_.tasks);
   io_.stop();
+  stop_helpers();
+  return in_time;
+}
+
+void RedisEngine::Impl::stop_helpers() {
+  // Their PostgreSQL clients last: the engine's loop, which fed them, has stopped.
   restorer_.stop();
   copier_.stop();
-  return left;
 }
 
 // ---- RedisEngine -----------------------------------------------------------------------------
