@@ -3,6 +3,7 @@
 #include <hiredis/async.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <memory>
@@ -47,7 +48,29 @@ class Watcher : public std::enable_shared_from_this<Watcher> {
 
   void want(Direction direction, bool wanted) {
     interest(direction).wanted = wanted;
-    if (wanted) arm(direction);
+    if (!wanted) return;
+    if (direction == Direction::write && (context_->c.flags & REDIS_CONNECTED) != 0) {
+      flush_soon();
+    } else {
+      arm(direction);
+    }
+  }
+
+  // Commands are queued: write them once the handlers already queued on the loop have run (so
+  // that their commands go out in the same write), without asking the reactor first. A socket
+  // is almost always writable; waiting for EPOLLOUT would cost an epoll_ctl per write and leave
+  // EPOLLOUT registered, waking the loop each time Redis acknowledges data. Only a write that
+  // blocks (the socket's buffer full) waits for writability.
+  void flush_soon() {
+    if (write_.waiting || flush_posted_) return;
+    flush_posted_ = true;
+    boost::asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      if (self->context_ == nullptr || !self->write_.wanted || self->write_.waiting) return;
+      redisAsyncHandleWrite(self->context_);
+      // Still wanted: not everything went out. The context may be gone (a write error freed it).
+      if (self->context_ != nullptr && self->write_.wanted) self->arm(Direction::write);
+    });
   }
 
   void arm(Direction direction) {
@@ -94,6 +117,7 @@ class Watcher : public std::enable_shared_from_this<Watcher> {
   stream_descriptor socket_;
   Interest read_;
   Interest write_;
+  bool flush_posted_ = false;  // a flush_soon() is queued on the loop
   std::shared_ptr<Watcher> self_;
 };
 

@@ -225,6 +225,11 @@ void RedisEngine::Impl::submit(Submission submission, std::function<void(Outcome
     return;
   }
   in_flight_.fetch_add(1);
+  if (io_.get_executor().running_in_this_thread()) {
+    // A connection of the engine's own loop: co_spawn already defers the start to the loop.
+    ctx_.spawn(handle(std::move(submission), std::move(done)), "room change");
+    return;
+  }
   asio::post(io_, [this, submission = std::move(submission), done = std::move(done)]() mutable {
     ctx_.spawn(handle(std::move(submission), std::move(done)), "room change");
   });
