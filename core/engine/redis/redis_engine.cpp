@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
 #include <mutex>
@@ -225,12 +226,9 @@ void RedisEngine::Impl::submit(Submission submission, std::function<void(Outcome
     return;
   }
   in_flight_.fetch_add(1);
-  if (io_.get_executor().running_in_this_thread()) {
-    // A connection of the engine's own loop: co_spawn already defers the start to the loop.
-    ctx_.spawn(handle(std::move(submission), std::move(done)), "room change");
-    return;
-  }
-  asio::post(io_, [this, submission = std::move(submission), done = std::move(done)]() mutable {
+  // dispatch: a connection of the engine's own loop starts the change here and now (co_spawn runs
+  // it up to its first wait); another loop's connection posts it to the engine's loop.
+  asio::dispatch(io_, [this, submission = std::move(submission), done = std::move(done)]() mutable {
     ctx_.spawn(handle(std::move(submission), std::move(done)), "room change");
   });
 }
