@@ -10,8 +10,14 @@ namespace tandem::loadtest {
 namespace {
 // Entries due within this many are run in the same timer firing.
 constexpr auto kBatch = std::chrono::microseconds(50);
-// At most this many wake-ups per firing; then the loop serves I/O before the rest.
-constexpr int kMaxPerFiring = 4096;
+// A firing runs wake-ups for at most this long, then lets the loop serve the I/O that became
+// ready meanwhile (reads, write completions) before it goes on: the rest is still due, so the
+// re-armed timer fires at the loop's next reactor pass. Without a bound, a generator near its
+// capacity ran thousands of wake-ups (100-600 ms) in one firing while its sockets waited, and
+// reported its own backlog as the target's latency.
+constexpr auto kFiringBudget = std::chrono::milliseconds(1);
+// The clock is read again after this many wake-ups (and whenever the next one is not yet due).
+constexpr int kWakeupsPerClockRead = 16;
 }  // namespace
 
 struct Scheduler::Timer {
@@ -59,18 +65,18 @@ void Scheduler::arm(Clock::time_point at) {
 void Scheduler::fire() {
   armed_ = Clock::time_point::max();
   firing_ = true;
-  auto now = Clock::now();
-  int run_since_clock = 0;
-  int run = 0;
-  while (!heap_.empty() && !stopped_ && run < kMaxPerFiring) {
-    if (heap_.front().at > now + kBatch) {
-      if (run_since_clock == 0) break;
-      now = Clock::now();  // time moved on while we worked: look again
-      run_since_clock = 0;
+  const auto started = Clock::now();
+  auto now = started;
+  int since_clock = 0;
+  while (!heap_.empty() && !stopped_) {
+    if (since_clock == kWakeupsPerClockRead || heap_.front().at > now + kBatch) {
+      if (since_clock == 0) break;  // nothing due
+      now = Clock::now();           // time moved on while we worked: look again
+      since_clock = 0;
+      if (now - started >= kFiringBudget) break;
       continue;
     }
-    ++run_since_clock;
-    ++run;
+    ++since_clock;
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
     const Entry entry = heap_.back();
     heap_.pop_back();
