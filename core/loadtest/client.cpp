@@ -420,7 +420,9 @@ bool Client::send(std::string frame, Clock::time_point scheduled, Clock::time_po
     ++world_.stats.sends_refused;
     return false;
   }
-  unwritten_.push_back(now);
+  // The teardown (every client's LEAVE at once when the run ends) is not load: its write wait
+  // is not recorded.
+  unwritten_.push_back(world_.stopping ? kUnmeasured : now);
   ++world_.stats.frames_sent;
   world_.stats.bytes_sent += bytes;
   if (scheduled != now && world_.recording(now)) {
@@ -433,7 +435,7 @@ bool Client::send(std::string frame, Clock::time_point scheduled, Clock::time_po
 void Client::on_ws_written() {
   if (unwritten_.empty()) return;
   const auto now = Clock::now();
-  if (world_.recording(now)) {
+  if (world_.recording(now) && unwritten_.front() != kUnmeasured) {
     world_.stats.write_wait.record(micros(now - unwritten_.front()));
     world_.window.write_wait.record(micros(now - unwritten_.front()));
   }

@@ -148,7 +148,9 @@ class Client final : public Scheduler::Task, public net::WsClientHandler, public
   Clock::time_point ping_sent_{};
   int missed_pongs_ = 0;
   int awaiting_echo_ = 0;  // own room broadcasts not yet received back
-  std::deque<Clock::time_point> unwritten_;  // when each frame still in the socket's queue was queued
+  // When each frame still in the socket's queue was queued (kUnmeasured: sent after the run ended).
+  static constexpr Clock::time_point kUnmeasured = Clock::time_point::min();
+  std::deque<Clock::time_point> unwritten_;
 
   Clock::time_point status_scheduled_{};
   std::optional<Clock::time_point> status_queued_;

@@ -82,6 +82,10 @@ TEST_CASE("an extension run against a real node loses nothing and passes its thr
   CHECK(latency_count(r, "broadcast") > 0);
   CHECK(latency_count(r, "broadcast") <= counter(r, "broadcasts_received"));
   CHECK(latency_count(r, "status") > 0);
+  // Write wait measures the load: the LEAVE every client sends when the run ends is not in it.
+  CHECK(counter(r, "leaves") > 0);
+  CHECK(latency_count(r, "write_wait") > 0);
+  CHECK(latency_count(r, "write_wait") <= counter(r, "frames_sent") - counter(r, "leaves"));
   const auto& workers = r.at("workers").as_array();
   REQUIRE(workers.size() == 1);
   CHECK(u(workers[0].as_object().at("clients")) == 120);
