@@ -71,6 +71,17 @@ Digest without_position(Digest d) {
   return d;
 }
 
+// Nothing of the playback moved from `before` to `after` but the position.
+bool only_position_moved(const Digest& before, const Digest& after) {
+  return without_position(after) == without_position(before);
+}
+
+// Effects that are committed whatever the input: a sequenced frame, an audit record, the end.
+bool sequences_or_audits(const room::Effects& fx) {
+  return !fx.audit.empty() || fx.archived ||
+         std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) { return f.sequenced; });
+}
+
 // Inputs that may change which nodes have members in the room.
 bool may_change_members(const room::Input& input) {
   const auto* frame = std::get_if<room::FrameInput>(&input);
@@ -184,11 +195,12 @@ void RoomCommitter::remember_position(RoomEntry& r) {
   r.committed_playing = r.state.is_playing;
 }
 
-bool RoomCommitter::position_near_committed(const RoomEntry& r, room::Millis now) {
-  if (!r.state.is_playing) return r.state.current_time == r.committed_time;  // paused: only the time matters
+bool RoomCommitter::position_near_committed(const RoomEntry& r, const room::RoomState& s, room::Millis now) {
+  if (s.is_playing != r.committed_playing) return false;
+  if (!s.is_playing) return s.current_time == r.committed_time;  // paused: only the time matters
   const double committed_now =
       r.committed_time + static_cast<double>(std::max<room::Millis>(0, now - r.committed_at)) / 1000.0;
-  return std::abs(r.state.current_time - committed_now) <= kPositionTolerance;
+  return std::abs(s.current_time - committed_now) <= kPositionTolerance;
 }
 
 awaitable<bool> RoomCommitter::load(RoomEntry& r) {
@@ -248,16 +260,45 @@ awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input
   co_return result.outcome;
 }
 
+std::optional<Outcome> RoomCommitter::apply_uncommitted(const std::string& room_id, const room::Input& input) {
+  if (!std::holds_alternative<room::FrameInput>(input)) return std::nullopt;
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return std::nullopt;
+  RoomEntry& r = *it->second;
+  // A locked entry has a change in flight (which may reload or replace the state); a pending
+  // newer change is applied when that change unlocks. Either way the frame queues behind it.
+  if (!r.loaded || r.locked || r.newer || !r.state.exists) return std::nullopt;
+  // Applied to a copy: a frame that turns out to need a commit leaves the cache as it was, and
+  // room_op applies it again under the lock.
+  room::RoomState state = r.state;
+  const room::Millis now = std::max(epoch_ms(), state.last_activity);
+  room::Effects fx = room::apply(state, input, now, ctx_.settings);
+  if (sequences_or_audits(fx)) return std::nullopt;
+  if (fx.changed) {
+    const Digest before = digest(r.state);
+    const Digest after = digest(state);
+    if (!(after == before) && !(only_position_moved(before, after) && position_near_committed(r, state, now))) {
+      return std::nullopt;
+    }
+  }
+  r.state = std::move(state);
+  router_.relay(r.id, fx);
+  return Outcome{true, fx.join, false, false};
+}
+
+bool RoomCommitter::seen_due(const room::ConnId& conn) const {
+  if (!ctx_.settings.strict_identity) return false;
+  auto it = bindings_.find(conn);
+  return it != bindings_.end() && epoch_ms() - it->second.seen_committed >= ctx_.settings.stale_after / 4;
+}
+
 awaitable<void> RoomCommitter::refresh_seen(room::ConnId conn) {
   // Strict identity judges a seat's holder by its last frame (limits.stale_after). Frames that
   // change nothing else are not committed, so the member's last_seen is committed on its own,
   // at most every stale_after / 4.
-  if (!ctx_.settings.strict_identity || !link_.up()) co_return;
+  if (!seen_due(conn) || !link_.up()) co_return;
   auto it = bindings_.find(conn);
-  if (it == bindings_.end()) co_return;
-  const room::Millis now = epoch_ms();
-  if (now - it->second.seen_committed < ctx_.settings.stale_after / 4) co_return;
-  it->second.seen_committed = now;
+  it->second.seen_committed = epoch_ms();
   std::string room_id = it->second.room;
   room::Input input = room::SeenInput{conn};
   co_await room_op(std::move(room_id), std::move(input), room::ConnId());
@@ -340,10 +381,9 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     const Digest after = quiet_kind ? digest(r.state) : Digest{};
     // Nothing of the playback moved but the position, and that no further from the committed one
     // (extrapolated to now) than kPositionTolerance: other nodes may go on extrapolating it.
-    const bool position_kept = quiet_kind && without_position(after) == without_position(before) &&
-                               r.state.is_playing == r.committed_playing && position_near_committed(r, now);
-    bool needs_commit = !fx.audit.empty() || fx.archived ||
-                        std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) { return f.sequenced; });
+    const bool position_kept =
+        quiet_kind && only_position_moved(before, after) && position_near_committed(r, r.state, now);
+    bool needs_commit = sequences_or_audits(fx);
     if (!needs_commit && fx.changed) needs_commit = !quiet_kind || (!(after == before) && !position_kept);
     if (pin_attempt) pin_attempt->keep = fx.join == room::JoinOutcome::pin_rejected;
     if (!needs_commit) {

@@ -46,8 +46,14 @@ class RoomCommitter {
   // Applies and commits one input (see Engine::submit). `gone`, when given, is set to whether
   // the room is known not to exist afterwards.
   awaitable<Outcome> room_op(std::string room_id, room::Input input, room::ConnId origin, bool* gone = nullptr);
-  // Strict identity: a member's last_seen, committed at most every stale_after / 4.
+  // A frame (room::FrameInput) that commits nothing, applied and relayed at once when its room is
+  // cached and no change holds it: most frames are such (a guest's POSITION_UPDATE, the
+  // controller's within kPositionTolerance, replies, targeted relays), and this spares them
+  // room_op's coroutines and lock. nullopt (the room left as it was): the frame needs room_op.
+  std::optional<Outcome> apply_uncommitted(const std::string& room_id, const room::Input& input);
+  // Strict identity: a member's last_seen, committed at most every stale_after / 4 (seen_due).
   awaitable<void> refresh_seen(room::ConnId conn);
+  bool seen_due(const room::ConnId& conn) const;
 
   // A committed envelope from this node's channel.
   void on_envelope(Envelope& env);
@@ -116,9 +122,9 @@ class RoomCommitter {
                          std::optional<Advance> advance);
   void take_newer(RoomEntry& r);
   void remember_position(RoomEntry& r);
-  // The cached position is within kPositionTolerance of the committed one extrapolated to `now`
+  // `s`'s position is within kPositionTolerance of `r`'s committed one extrapolated to `now`
   // (paused: equal to it), with the same play state.
-  static bool position_near_committed(const RoomEntry& r, room::Millis now);
+  static bool position_near_committed(const RoomEntry& r, const room::RoomState& s, room::Millis now);
   awaitable<Result> apply_and_commit(RoomEntry& r, room::Input& input, const room::ConnId& origin);
   void after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin, room::Millis now);
   awaitable<void> wait_processed(std::shared_ptr<RoomEntry> r, std::uint64_t version);

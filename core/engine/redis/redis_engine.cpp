@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
 #include <mutex>
@@ -229,6 +229,15 @@ void RedisEngine::Impl::submit(Submission submission, std::function<void(Outcome
   // dispatch: a connection of the engine's own loop starts the change here and now (co_spawn runs
   // it up to its first wait); another loop's connection posts it to the engine's loop.
   asio::dispatch(io_, [this, submission = std::move(submission), done = std::move(done)]() mutable {
+    // Most frames commit nothing: done here and now when the room allows (apply_uncommitted),
+    // unless strict identity has the sender's last_seen to commit.
+    if (!committer_.seen_due(submission.origin)) {
+      if (auto outcome = committer_.apply_uncommitted(submission.room_id, submission.input)) {
+        in_flight_.fetch_sub(1);
+        done(*outcome);
+        return;
+      }
+    }
     ctx_.spawn(handle(std::move(submission), std::move(done)), "room change");
   });
 }

@@ -329,6 +329,50 @@ TEST_CASE("a host heartbeat that keeps the position is committed as an advance, 
   CHECK(seqs[2] == seqs[1] + 1);
 }
 
+TEST_CASE("POSITION_UPDATEs on a cached room: kept positions and guests' are not committed, a moved one is",
+          "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  TestNode b(redis, "nb");
+  const std::string room_id = shared_room(a, b);
+  tandem::proto::Frame pause;
+  pause.type = "PLAY_PAUSE";
+  pause.body = tandem::proto::PlayPause{false, 12.0, std::nullopt};
+  REQUIRE(a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), pause}, a.conn(1)).broadcast);
+  const std::string version = room_field(redis, room_id, "v");
+  const std::string stored = room_field(redis, room_id, "s");
+  REQUIRE_FALSE(version.empty());
+
+  auto position = [](TestNode& node, double current_time) {
+    tandem::proto::Frame frame;
+    frame.type = "POSITION_UPDATE";
+    frame.body = tandem::proto::PositionUpdate{current_time, false};
+    return room::FrameInput{node.conn(1), node.engine.instance(), frame};
+  };
+  // The controller (u1, the host) reports the committed position; the guest reports another.
+  // Both rooms are cached and idle: nothing is committed, and both frames are answered applied.
+  for (int i = 0; i < 20; ++i) {
+    CHECK(a.submit(room_id, position(a, 12.0), a.conn(1)).applied);
+    CHECK(b.submit(room_id, position(b, 50.0 + i), b.conn(1)).applied);
+  }
+  CHECK(room_field(redis, room_id, "v") == version);
+  CHECK(room_field(redis, room_id, "s") == stored);
+
+  // The controller moves the paused position: committed with the state, and a node that never
+  // saw the room reads it from Redis.
+  CHECK(a.submit(room_id, position(a, 30.5), a.conn(1)).applied);
+  CHECK(room_field(redis, room_id, "v") == std::to_string(std::stoll(version) + 1));
+  const auto moved = boost::json::parse(room_field(redis, room_id, "s")).as_object();
+  CHECK(moved.at("currentTime").as_string() == "30.5");
+  CHECK_FALSE(moved.at("isPlaying").as_bool());
+  // b's cached copy follows the commit: its next guest report still commits nothing, and a
+  // controller report of the new position from a commits nothing either.
+  const std::string moved_version = room_field(redis, room_id, "v");
+  CHECK(b.submit(room_id, position(b, 99.0), b.conn(1)).applied);
+  CHECK(a.submit(room_id, position(a, 30.5), a.conn(1)).applied);
+  CHECK(room_field(redis, room_id, "v") == moved_version);
+}
+
 TEST_CASE("concurrent PIN guesses from one address on two nodes check at most pin_attempts_per_ip_minute PINs",
           "[cluster][engine]") {
   tandem::testing::RedisFixture redis;
