@@ -35,8 +35,11 @@ constexpr double kPositionTolerance = 0.25;  // seconds
 constexpr auto kDeliveryWait = 5s;
 constexpr room::Millis kPinWindow = 60'000;
 // A room's snapshot goes to PostgreSQL with every commit that carries audit records and when
-// the room ends; other commits (heartbeats, positions) at most this often per room.
-constexpr room::Millis kSnapshotInterval = 5'000;
+// the room ends; other commits (heartbeats, positions) at most this often per room, as in the
+// embedded mode. What it leaves out is what a restore after Redis lost its data extrapolates
+// (a playing position) or does without (heartbeat corrections, presence); the snapshots were
+// most of PostgreSQL's work under load (docs/performance.md, 2026-12-05).
+constexpr room::Millis kSnapshotInterval = 30'000;
 // Client address groups the room-creation limiter tracks at most (see util::KeyedLimiter).
 constexpr std::size_t kTrackedAddresses = 100'000;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
