@@ -232,7 +232,14 @@ void RedisEngine::Impl::submit(Submission submission, std::function<void(Outcome
     // Most frames commit nothing: done here and now when the room allows (apply_uncommitted),
     // unless strict identity has the sender's last_seen to commit.
     if (!committer_.seen_due(submission.origin)) {
-      if (auto outcome = committer_.apply_uncommitted(submission.room_id, submission.input)) {
+      std::optional<Outcome> outcome;
+      try {
+        outcome = committer_.apply_uncommitted(submission.room_id, submission.input);
+      } catch (const std::exception& e) {
+        spdlog::error("cluster: room change failed: {}", e.what());
+        outcome = Outcome{};  // not applied, as in handle()
+      }
+      if (outcome) {
         in_flight_.fetch_sub(1);
         done(*outcome);
         return;
