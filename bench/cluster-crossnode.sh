@@ -4,7 +4,7 @@
 # scripts/services (a schema of the benchmark's own), and `tandem loadtest` with every room's
 # members spread over the nodes (--url once per node), so broadcast latency is cross-node latency.
 # Records broadcast and /status latency, delivery (lost/duplicated/out of order), the CPU of every
-# node and of Redis, commits per second (Redis EVALSHA calls), broadcasts per second and the load
+# node, of Redis and of PostgreSQL (all its processes: the nodes' audit and snapshot writes), commits per second (Redis EVALSHA calls), broadcasts per second and the load
 # average. Results: a markdown table on stdout and in $OUT/crossnode-<date>.md, one JSON report
 # per scenario in $OUT.
 #
@@ -57,7 +57,7 @@ summary="$out/crossnode-$stamp.md"
   echo "binary: $binary ($("$binary" --version)); $(redis-server --version | cut -d' ' -f1-3)"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; server.threads=$threads per node"
   echo
-  echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | loadtest CPU | commits/s | broadcasts/s | machine busy | loadtest verdict | load avg before → after |'
+  echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | PostgreSQL CPU | loadtest CPU | commits/s | broadcasts/s | machine busy | loadtest verdict | load avg before → after |'
   echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 } | tee "$summary"
 
@@ -123,6 +123,7 @@ for scenario in "${scenarios[@]}"; do
   node_cpu0=()
   for p in "${pids[@]}"; do node_cpu0+=("$(cpu_seconds "$p")"); done
   redis_cpu0=$(cpu_seconds "$redis_pid")
+  pg_cpu0=$(postgres_cpu_seconds)
   evalsha() { redis-cli -p "$redis_port" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ {print $3}'; }
   evalsha0=$(evalsha); evalsha0=${evalsha0:-0}
 
@@ -140,20 +141,21 @@ for scenario in "${scenarios[@]}"; do
       'BEGIN { printf "%.0f %%", (a - b) / s * 100 }') "
   done
   redis_cpu=$(awk -v a="$(cpu_seconds "$redis_pid")" -v b="$redis_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
+  pg_cpu=$(awk -v a="$(postgres_cpu_seconds)" -v b="$pg_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
   evalsha1=$(evalsha)
   commits=$(awk -v a="${evalsha1:-0}" -v b="$evalsha0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f", (a - b) / s }')
   if [ -s "$report" ]; then
-    python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$LT_CPU" "$RUN_SECONDS" "$commits" "$LOAD_BEFORE" \
+    python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$pg_cpu" "$LT_CPU" "$RUN_SECONDS" "$commits" "$LOAD_BEFORE" \
       "$LOAD_AFTER" "$duration" "$MACHINE_BUSY" <<'EOF' | tee -a "$summary"
 import json, sys
-report, name, node_cpu, redis_cpu, lt_cpu, seconds, commits, before, after, duration, busy = sys.argv[1:12]
+report, name, node_cpu, redis_cpu, pg_cpu, lt_cpu, seconds, commits, before, after, duration, busy = sys.argv[1:13]
 r = json.load(open(report))
 b = r["latency_ms"]["broadcast"]; s = r["latency_ms"]["status"]
 c = r["clients"]; d = r["delivery"]; e = r["errors"]
 status = f'{s["p99"]:.1f}' if s["count"] else "–"
 measured = max(1.0, float(duration))
 print(f'| {name} | {c["joined"]}/{c["target"]} | {b["count"]:,} | {b["p50"]:.2f} / {b["p99"]:.2f} / {b["max"]:.0f} | {status} | '
-      f'{d["lost"]}/{d["duplicated"]}/{d["out_of_order"]} | {e["total"]} | {node_cpu.strip()} | {redis_cpu} | '
+      f'{d["lost"]}/{d["duplicated"]}/{d["out_of_order"]} | {e["total"]} | {node_cpu.strip()} | {redis_cpu} | {pg_cpu} | '
       f'{float(lt_cpu) / float(seconds) * 100:.0f} % | {commits} | {b["count"] / measured:,.0f} | {busy} % | '
       f'{r.get("verdict", "?")} | {before} → {after} |')
 EOF

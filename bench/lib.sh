@@ -8,6 +8,13 @@ cpu_seconds() {
   awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
 }
 
+# CPU seconds all PostgreSQL server processes (postmaster and backends) have used so far.
+postgres_cpu_seconds() {
+  local total=0 p
+  for p in $(pgrep -x postgres || true); do total=$(awk -v a="$total" -v b="$(cpu_seconds "$p")" 'BEGIN { printf "%.2f", a + b }'); done
+  echo "$total"
+}
+
 # Resident memory of a process in KiB.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
