@@ -4,9 +4,10 @@
 # scripts/services (a schema of the benchmark's own), and `tandem loadtest` with every room's
 # members spread over the nodes (--url once per node), so broadcast latency is cross-node latency.
 # Records broadcast and /status latency, delivery (lost/duplicated/out of order), the CPU of every
-# node, of Redis and of PostgreSQL (all its processes: the nodes' audit and snapshot writes), commits per second (Redis EVALSHA calls), broadcasts per second and the load
-# average. Results: a markdown table on stdout and in $OUT/crossnode-<date>.md, one JSON report
-# per scenario in $OUT.
+# node, of Redis and of PostgreSQL (all its processes: the nodes' audit and snapshot writes),
+# commits per second (Redis EVALSHA calls), broadcasts per second and the load average.
+# Results: a markdown table on stdout and in $OUT/crossnode-<date>.md, one JSON report per
+# scenario in $OUT.
 #
 #   bench/cluster-crossnode.sh [-b BINARY] [-o OUT_DIR] [-d DURATION] [-n NODES] [-t THREADS] [SCENARIO …]
 #
@@ -58,7 +59,7 @@ summary="$out/crossnode-$stamp.md"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; server.threads=$threads per node"
   echo
   echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | PostgreSQL CPU | loadtest CPU | commits/s | broadcasts/s | machine busy | loadtest verdict | load avg before → after |'
-  echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
+  echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 } | tee "$summary"
 
 pids=()
