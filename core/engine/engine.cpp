@@ -6,17 +6,12 @@
 
 namespace tandem::engine {
 
-std::shared_ptr<const StatusRooms> StatusRooms::make(std::vector<RoomSummary> rooms, std::size_t local_rooms) {
-  auto next = std::make_shared<StatusRooms>();
-  next->rooms = std::move(rooms);
-  next->local_rooms = local_rooms;
-  for (std::size_t i = 0; i < next->rooms.size(); ++i) {
-    auto addrs = next->rooms[i].addrs;
-    std::sort(addrs.begin(), addrs.end());
-    addrs.erase(std::unique(addrs.begin(), addrs.end()), addrs.end());
-    for (const auto& a : addrs) next->by_addr[a].push_back(i);
-  }
-  return next;
+void StatusRooms::add(RoomSummary row) {
+  const std::size_t index = rooms.size();
+  std::sort(row.addrs.begin(), row.addrs.end());
+  row.addrs.erase(std::unique(row.addrs.begin(), row.addrs.end()), row.addrs.end());
+  for (const auto& a : row.addrs) by_addr[a].push_back(index);
+  rooms.push_back(std::move(row));
 }
 
 room::Settings room_settings(const config::Config& c) {

@@ -100,8 +100,9 @@ struct StatusRooms {
   std::unordered_map<std::string, std::vector<std::size_t>> by_addr;  // address -> indexes in rooms
   std::size_t local_rooms = 0;  // rooms with members on this node
 
-  // Builds the snapshot, indexing the rooms by their members' addresses.
-  static std::shared_ptr<const StatusRooms> make(std::vector<RoomSummary> rooms, std::size_t local_rooms);
+  // Appends a room's row, indexing it by its members' addresses. Engines build a snapshot a
+  // few rooms at a time (a loop turn is not held for all of them) and publish it when done.
+  void add(RoomSummary row);
 };
 
 struct ShortIdResult {

@@ -1,5 +1,7 @@
 #include "core/engine/memory/memory_engine.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -85,7 +87,11 @@ void MemoryEngine::start(EngineHost& host) {
   }
   short_ids_.load(journal_.load_short_ids(now));
   if (restored > 0) spdlog::info("restored {} rooms from the previous run", restored);
-  rebuild_status(now);
+  begin_status_build();
+  while (!continue_status_build()) {
+  }
+  last_status_build_ = std::chrono::steady_clock::now();
+  next_tick_ = last_status_build_ + kTickInterval;
   schedule_tick();
 }
 
@@ -244,13 +250,19 @@ bool MemoryEngine::stop(std::chrono::milliseconds budget) {
 
 void MemoryEngine::schedule_tick() {
   if (stopped_.load()) return;
-  tick_timer_.expires_after(kTickInterval);
+  // A /status rebuild in progress goes on at the loop's next turn, after the I/O that is ready.
+  tick_timer_.expires_at(status_build_ ? std::chrono::steady_clock::now() : next_tick_);
   tick_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     try {
-      tick();
+      if (std::chrono::steady_clock::now() >= next_tick_) {
+        next_tick_ = std::chrono::steady_clock::now() + kTickInterval;
+        tick();
+      }
+      if (status_build_) continue_status_build();
     } catch (const std::exception& e) {
       spdlog::error("room timer: {}", e.what());
+      status_build_.reset();  // the next rebuild starts over
     }
     schedule_tick();
   });
@@ -276,29 +288,42 @@ void MemoryEngine::tick() {
     apply(room_id, tick, false, std::move(slot));
   }
   const auto steady_now = std::chrono::steady_clock::now();
-  if (steady_now - last_status_build_ >= kStatusInterval) {
+  if (!status_build_ && steady_now - last_status_build_ >= kStatusInterval) {
     last_status_build_ = steady_now;
-    rebuild_status(now);
     short_ids_.prune(now);
+    begin_status_build();
   }
 }
 
-void MemoryEngine::rebuild_status(room::Millis now) {
-  std::vector<RoomSummary> summaries;
-  std::size_t local_rooms = 0;
-  for (const auto& slot : all_rooms()) {
-    std::lock_guard lock(slot->mutex);
-    const auto& s = slot->state;
-    if (slot->removed || !s.exists) continue;
-    if (!s.members.empty()) {
-      ++local_rooms;
-      if (auto record = short_ids_.keep_alive(s.room_id, now)) journal_.put_short_id(*record);
+void MemoryEngine::begin_status_build() {
+  status_build_.emplace();
+  status_build_->slots = all_rooms();
+}
+
+bool MemoryEngine::continue_status_build() {
+  auto& build = *status_build_;
+  const auto until = std::chrono::steady_clock::now() + options_.status_slice;
+  const room::Millis now = epoch_ms();
+  while (build.next < build.slots.size()) {
+    const std::size_t group_end = std::min(build.slots.size(), build.next + kStatusRoomsPerCheck);
+    for (; build.next < group_end; ++build.next) {
+      RoomSlot& slot = *build.slots[build.next];
+      std::lock_guard lock(slot.mutex);
+      const auto& s = slot.state;
+      if (slot.removed || !s.exists) continue;
+      if (!s.members.empty()) {
+        ++build.rooms->local_rooms;
+        if (auto record = short_ids_.keep_alive(s.room_id, now)) journal_.put_short_id(*record);
+      }
+      build.rooms->add(status_row(s, now));
     }
-    summaries.push_back(status_row(s, now));
+    if (build.next < build.slots.size() && std::chrono::steady_clock::now() >= until) return false;
   }
-  auto next = StatusRooms::make(std::move(summaries), local_rooms);
+  std::shared_ptr<const StatusRooms> next = std::move(build.rooms);
+  status_build_.reset();
   std::lock_guard lock(status_mutex_);
   status_ = std::move(next);
+  return true;
 }
 
 }  // namespace tandem::engine::memory

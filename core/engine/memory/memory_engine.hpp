@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -31,6 +32,9 @@ struct MemoryEngineOptions {
   std::size_t pin_attempts_per_ip_minute = 20;
   std::size_t max_rooms = 50000;          // rooms held; one more: its JOIN gets server_busy
   std::size_t rooms_per_ip_minute = 20;   // rooms one address group creates a minute; then too_many_rooms
+  // The longest one slice of a /status rebuild holds the timer's loop; the rebuild goes on at
+  // the loop's next turn. Zero: a slice renders one group of rooms (kStatusRoomsPerCheck).
+  std::chrono::microseconds status_slice = std::chrono::milliseconds(1);
 };
 
 // The embedded engine: every room of this process in memory, the room state machine applied
@@ -41,7 +45,8 @@ struct MemoryEngineOptions {
 // inline: `done` runs before submit() returns, on the calling thread.
 //
 // Threads: submit() and the queries run on the caller's thread (any I/O thread); a 100 ms timer
-// on `io` resolves deadlines and rebuilds the /status snapshot once a second.
+// on `io` resolves deadlines and rebuilds the /status snapshot once a second, a slice of at most
+// `status_slice` per loop turn, so that the loop's connections are served in between.
 class MemoryEngine final : public Engine {
  public:
   MemoryEngine(boost::asio::io_context& io, MemoryEngineOptions options, Journal& journal,
@@ -69,6 +74,8 @@ class MemoryEngine final : public Engine {
   bool stop(std::chrono::milliseconds budget) override;
 
   std::size_t room_count() const;
+  // A /status rebuild has begun and is not published yet (call on the timer's loop).
+  bool status_rebuilding() const { return status_build_.has_value(); }
 
  private:
   struct RoomSlot {
@@ -97,7 +104,18 @@ class MemoryEngine final : public Engine {
 
   void schedule_tick();
   void tick();
-  void rebuild_status(room::Millis now);
+
+  // A /status rebuild in progress (only the timer's handler touches it).
+  struct StatusBuild {
+    std::vector<std::shared_ptr<RoomSlot>> slots;
+    std::size_t next = 0;
+    std::shared_ptr<StatusRooms> rooms = std::make_shared<StatusRooms>();
+  };
+  static constexpr std::size_t kStatusRoomsPerCheck = 32;  // rooms rendered between clock reads
+  void begin_status_build();
+  // Renders rooms of the build for up to options_.status_slice (at least one group); publishes
+  // the snapshot when every room is in. True when published.
+  bool continue_status_build();
 
   boost::asio::io_context& io_;
   const MemoryEngineOptions options_;
@@ -118,8 +136,11 @@ class MemoryEngine final : public Engine {
   mutable std::mutex status_mutex_;
   std::shared_ptr<const StatusRooms> status_ = std::make_shared<StatusRooms>();
 
+  // Fires every kTickInterval; at once while a /status rebuild is in progress.
   boost::asio::steady_timer tick_timer_;
+  std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point last_status_build_{};
+  std::optional<StatusBuild> status_build_;
   std::atomic<bool> stopped_{false};
 };
 

@@ -31,7 +31,8 @@ constexpr std::size_t kTicksPerRound = 200;
 // go first; this one steps in when they are gone).
 constexpr room::Millis kForeignTickDelay = 200;
 constexpr auto kStatusInterval = 2s;
-constexpr std::size_t kStatusScanCount = 1000;
+// Rooms per HSCAN page of the /status rebuild, also the most it renders in one loop turn.
+constexpr std::size_t kStatusScanCount = 250;
 constexpr room::Millis kMintWindow = 60'000;
 constexpr std::size_t kShortIdCandidates = 4;
 constexpr std::size_t kShortIdLength = 8;
@@ -386,7 +387,10 @@ awaitable<void> RedisEngine::Impl::tick_room(std::string room_id) {
 awaitable<void> RedisEngine::Impl::status_loop() {
   while (!stopping_) {
     if (link_.up()) {
-      std::vector<std::string> summaries;
+      // Each page is rendered as it arrives: a loop turn holds at most one page of rooms.
+      auto next = std::make_shared<StatusRooms>();
+      auto presence = std::make_shared<std::unordered_map<std::string, std::size_t>>();
+      const room::Millis now = epoch_ms();
       std::string cursor = "0";
       bool ok = true;
       do {
@@ -398,30 +402,24 @@ awaitable<void> RedisEngine::Impl::status_loop() {
         }
         cursor = page.elements[0].text;
         const auto& items = page.elements[1].elements;
-        for (std::size_t i = 1; i < items.size(); i += 2) summaries.push_back(items[i].text);
+        for (std::size_t i = 1; i < items.size(); i += 2) {
+          try {
+            auto entry = render_status_entry(items[i].text, now);
+            (*presence)[entry.room_id] = entry.members;
+            next->add(RoomSummary{std::move(entry.json), std::move(entry.addrs)});
+          } catch (const std::exception& e) {
+            spdlog::warn("cluster: unreadable status summary: {}", e.what());
+          }
+        }
       } while (cursor != "0");
-      const std::size_t local_rooms = committer_.local_room_count();
-      local_room_count_.store(local_rooms);
-      const room::Millis now = epoch_ms();
+      next->local_rooms = committer_.local_room_count();
+      local_room_count_.store(next->local_rooms);
       for (auto it = mints_by_addr_.begin(); it != mints_by_addr_.end();) {
         while (!it->second.empty() && it->second.front() <= now - kMintWindow) it->second.pop_front();
         it = it->second.empty() ? mints_by_addr_.erase(it) : std::next(it);
       }
       if (ok) {
-        std::vector<RoomSummary> rooms;
-        auto presence = std::make_shared<std::unordered_map<std::string, std::size_t>>();
-        rooms.reserve(summaries.size());
-        for (const auto& s : summaries) {
-          try {
-            auto entry = render_status_entry(s, now);
-            (*presence)[entry.room_id] = entry.members;
-            rooms.push_back(RoomSummary{std::move(entry.json), std::move(entry.addrs)});
-          } catch (const std::exception& e) {
-            spdlog::warn("cluster: unreadable status summary: {}", e.what());
-          }
-        }
-        status_room_count_.store(rooms.size());
-        auto next = StatusRooms::make(std::move(rooms), local_rooms);
+        status_room_count_.store(next->rooms.size());
         std::lock_guard lock(status_mutex_);
         status_ = std::move(next);
         presence_ = std::move(presence);

@@ -3,7 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,7 +43,10 @@ class Host final : public engine::EngineHost {
 };
 
 struct Fixture {
-  Fixture() : memory(io, engine::memory::MemoryEngineOptions{"n1"}, journal, registry) { memory.start(host); }
+  explicit Fixture(const engine::memory::MemoryEngineOptions& options = {"n1"})
+      : memory(io, options, journal, registry) {
+    memory.start(host);
+  }
 
   engine::Outcome submit(engine::Submission s) {
     std::optional<engine::Outcome> result;
@@ -48,11 +54,12 @@ struct Fixture {
     REQUIRE(result);  // the memory engine completes inline
     return std::move(*result);
   }
-  engine::Outcome join(const std::string& room_id, const std::string& conn, engine::RoomHandle handle = {}) {
+  engine::Outcome join(const std::string& room_id, const std::string& conn, engine::RoomHandle handle = {},
+                       const std::string& client_addr = "10.0.0.1") {
     room::JoinInput in;
     in.conn = conn;
     in.node_id = "n1";
-    in.client_addr = "10.0.0.1";
+    in.client_addr = client_addr;
     in.join.room_id = room_id;
     in.join.user_id = "user-" + conn.substr(3);
     in.peer_id = "peer-" + conn.substr(3);
@@ -118,32 +125,65 @@ TEST_CASE("a stale handle (its room ended) or another room's handle is set aside
 }
 
 TEST_CASE("the room timer resolves a due deadline: an emptied room ends after empty_ttl", "[engine]") {
-  boost::asio::io_context io;
-  tandem::metrics::Registry registry;
-  MemoryJournal journal;
-  Host host;
   engine::memory::MemoryEngineOptions options{"n1"};
   options.settings.empty_ttl = 300;
   options.settings.host_grace = 100;
-  engine::memory::MemoryEngine memory(io, options, journal, registry);
-  memory.start(host);
-  room::JoinInput in;
-  in.conn = "n1/1";
-  in.node_id = "n1";
-  in.client_addr = "10.0.0.1";
-  in.join.room_id = "r1";
-  in.join.user_id = "u1";
-  in.peer_id = "p1";
-  in.session_token = "00112233445566778899aabbccddeeff";
-  in.pin_salt = room::pin_salt_for("r1");
-  memory.submit(engine::Submission{"r1", std::move(in), "n1/1"}, {});
+  Fixture f(options);
+  f.join("r1", "n1/1");
   // The socket closes without LEAVE: the room stays for empty_ttl, then the timer ends it.
-  memory.submit(engine::Submission{"r1", room::DisconnectInput{"n1/1", false}, {}}, {});
-  REQUIRE(memory.room_count() == 1);
+  f.submit(engine::Submission{"r1", room::DisconnectInput{"n1/1", false}, {}});
+  REQUIRE(f.memory.room_count() == 1);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (memory.room_count() == 1 && std::chrono::steady_clock::now() < give_up) {
-    io.run_for(std::chrono::milliseconds(50));
+  while (f.memory.room_count() == 1 && std::chrono::steady_clock::now() < give_up) {
+    f.io.run_for(std::chrono::milliseconds(50));
   }
-  CHECK(memory.room_count() == 0);
+  CHECK(f.memory.room_count() == 0);
+  f.memory.stop(std::chrono::milliseconds(100));
+}
+
+TEST_CASE("a /status rebuild is rendered a slice per loop turn and published whole", "[engine]") {
+  engine::memory::MemoryEngineOptions options{"n1"};
+  options.rooms_per_ip_minute = 1000;
+  SECTION("a zero slice: one group of rooms per turn") { options.status_slice = std::chrono::microseconds(0); }
+  SECTION("a slice longer than the whole rebuild: one turn") { options.status_slice = std::chrono::seconds(5); }
+  const bool sliced = options.status_slice.count() == 0;
+  Fixture f(options);
+  auto& memory = f.memory;
+  auto& io = f.io;
+  REQUIRE(memory.status_rooms()->rooms.empty());  // built by start(), before any room
+
+  constexpr int kRooms = 320;  // ten groups of 32
+  for (int i = 0; i < kRooms; ++i) {
+    const auto n = std::to_string(i);
+    REQUIRE(f.join("room-" + n, "n1/" + n, {}, "10.0.0." + std::to_string(i % 200)).seated);
+  }
+
+  // Another handler that runs once per loop turn, counting the turns while a rebuild is pending.
+  int turns_while_rebuilding = 0;
+  std::vector<std::size_t> sizes_seen;
+  bool published = false;
+  std::function<void()> probe = [&] {
+    const auto size = memory.status_rooms()->rooms.size();
+    if (sizes_seen.empty() || sizes_seen.back() != size) sizes_seen.push_back(size);
+    if (size == kRooms) {
+      published = true;
+      return;
+    }
+    if (memory.status_rebuilding()) ++turns_while_rebuilding;
+    boost::asio::post(io, probe);
+  };
+  boost::asio::post(io, probe);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!published && std::chrono::steady_clock::now() < give_up) io.run_one_for(std::chrono::milliseconds(100));
+  REQUIRE(published);
+  // Never a partial snapshot: from no room to every room at once.
+  CHECK(sizes_seen == std::vector<std::size_t>{0, kRooms});
+  if (sliced) {
+    CHECK(turns_while_rebuilding >= 9);  // the other nine groups each waited for a turn
+  } else {
+    CHECK(turns_while_rebuilding == 0);
+  }
+  CHECK(memory.status_rooms()->by_addr.at("10.0.0.7").size() == 2);  // rooms 7 and 207
+  CHECK(memory.status_rooms()->local_rooms == kRooms);
   memory.stop(std::chrono::milliseconds(100));
 }
