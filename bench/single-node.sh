@@ -17,6 +17,9 @@
 # milliseconds to the tail that belong to neither (docs/performance.md, 2026-12-04). Pinned, the
 # node has one core at most.
 #
+# WORKERS=N: this many loadtest workers (default: 1; 2 above 9,000 clients or 18,000 WebSockets).
+# NODE_ARGS: more `tandem serve` options, e.g. NODE_ARGS="--set server.threads=1".
+#
 # PROFILE_SECONDS=N (bench/profile.sh sets it): also record N seconds of the node's stacks with
 # perf, from 5 s into the recorded window, and draw them as $OUT_DIR/<scenario>.flame.svg. The
 # profiler costs the node CPU: the figures of a profiled run are not comparable to others.
@@ -35,7 +38,7 @@ while getopts "b:o:d:p" opt; do
     o) out=$OPTARG ;;
     d) duration=${OPTARG%s} ;;
     p) pin=1 ;;
-    *) sed -n '2,19p' "$0"; exit 2 ;;
+    *) sed -n '2,25p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -90,6 +93,7 @@ for scenario in "${scenarios[@]}"; do
   workers=1
   [ $((clients * sockets_per_client)) -gt 18000 ] && workers=2
   [ "$clients" -gt 9000 ] && workers=2
+  workers=${WORKERS:-$workers}
   ramp=$(( clients >= 5000 ? 1000 : 500 ))
   warmup=$(( (clients + ramp - 1) / ramp + 10 ))
 
