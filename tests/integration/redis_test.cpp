@@ -280,7 +280,7 @@ TEST_CASE("redis connect reports a refused AUTH and SELECT picks the database", 
   }
 }
 
-TEST_CASE("redis connect names the connection; a name Redis refuses fails the connect", "[integration][redis]") {
+TEST_CASE("redis connect names the connection, a name Redis refuses fails the connect", "[integration][redis]") {
   RedisFixture redis;
   boost::asio::io_context io;
   ConnectOptions options = options_for(redis);

@@ -259,7 +259,7 @@ TEST_CASE("the status summary changes only with what /status shows, and renders 
   CHECK(json.at("connectionCount").to_number<int>() == 1);
 }
 
-TEST_CASE("commit script: compare-and-set, index, deadline, audit, publish; a stale version changes nothing", "[cluster][redis]") {
+TEST_CASE("commit script: compare-and-set, index, deadline, audit, publish, a stale version changes nothing", "[cluster][redis]") {
   tandem::testing::RedisFixture fixture;
   SyncRedis redis(fixture);
   const Keys keys(fixture.prefix());

@@ -75,7 +75,7 @@ std::map<std::string, store::RoomLookup> find_all(store::PgRoomReader& reader, c
 
 }  // namespace
 
-TEST_CASE("PostgreSQL room reader: a room not archived is found with the highest seq of its snapshot and its events; archived and unknown rooms are absent",
+TEST_CASE("PostgreSQL room reader: a room not archived is found with the highest seq of its snapshot and its events, archived and unknown rooms are absent",
           "[store][postgres]") {
   PgSchema schema;
   auto db = schema.connect();

@@ -67,7 +67,7 @@ TEST_CASE("a counter family with two labels counts each label set on its own", "
                                                                     {"status,503", 1}});
 }
 
-TEST_CASE("a counter family holds at most max_series label sets; the rest count as \"other\"", "[metrics]") {
+TEST_CASE("a counter family holds at most max_series label sets, the rest count as \"other\"", "[metrics]") {
   Registry registry;
   auto& types = registry.counter_family("test_types_total", "Types", {"type"}, 3);
   types.with("a").inc();
@@ -90,7 +90,7 @@ TEST_CASE("label values are escaped", "[metrics]") {
   CHECK(registry.render().find("test_escaped_total{v=\"a\\\"b\\\\c\\nd\"} 1") != std::string::npos);
 }
 
-TEST_CASE("gauge_fn and counter_fn are read at every scrape; info renders 1 with its labels", "[metrics]") {
+TEST_CASE("gauge_fn and counter_fn are read at every scrape, info renders 1 with its labels", "[metrics]") {
   Registry registry;
   double rooms = 3;
   double cpu = 1.5;

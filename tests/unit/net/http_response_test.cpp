@@ -25,7 +25,7 @@ TEST_CASE("persistence is worded per HTTP version", "[net][http]") {
   CHECK(serialize_response(r, 10, false, false).find("Connection:") == std::string::npos);
 }
 
-TEST_CASE("HEAD gets the length of the body without the body; 204 gets neither", "[net][http]") {
+TEST_CASE("HEAD gets the length of the body without the body, 204 gets neither", "[net][http]") {
   HttpResponse r{200, "application/json", R"({"status":"ok"})", {}};
   const auto head = serialize_response(r, 11, true, true);
   CHECK(head.ends_with("Content-Length: 15\r\n\r\n"));

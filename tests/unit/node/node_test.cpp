@@ -146,7 +146,7 @@ const room::JoinInput& join_input(const engine::Submission& s) { return std::get
 
 }  // namespace
 
-TEST_CASE("before a JOIN only PING and JOIN reach anything; other frames get not_joined", "[node]") {
+TEST_CASE("before a JOIN only PING and JOIN reach anything, other frames get not_joined", "[node]") {
   Fixture f;
   auto c = f.connect(1);
   f.send(c, R"({"type":"PING","timestamp":1})");
@@ -296,7 +296,7 @@ TEST_CASE("a failed JOIN leaves the socket in its room", "[node]") {
   CHECK(f.engine.submitted.back().room_id == "r1");
 }
 
-TEST_CASE("deliveries reach the named local connections once; an unbound connection is not_joined", "[node]") {
+TEST_CASE("deliveries reach the named local connections once, an unbound connection is not_joined", "[node]") {
   Fixture f;
   auto a = f.connect(1);
   auto b = f.connect(2);

@@ -217,7 +217,7 @@ TEST_CASE("fix: two racing first JOINs: the second sees the first's host and is 
   CHECK(room.state.host_user_id == "u1");
 }
 
-TEST_CASE("room_full counts distinct members; a takeover or re-join is not blocked", "[room][join]") {
+TEST_CASE("room_full counts distinct members, a takeover or re-join is not blocked", "[room][join]") {
   RoomFixture room;
   room.settings.max_room_members = 2;
   room.join("node-a/1", "u1");
@@ -493,7 +493,7 @@ TEST_CASE("a room's PIN salt is derived from its id: 32 hex digits, stable, diff
   CHECK(pin_salt_for("room-b") != a);
 }
 
-TEST_CASE("a room takes limits.pin_attempts_per_room_minute wrong PINs a minute; beyond, only its members' addresses are checked",
+TEST_CASE("a room takes limits.pin_attempts_per_room_minute wrong PINs a minute, beyond, only its members' addresses are checked",
           "[room][join][pin]") {
   RoomFixture room;
   room.settings.pin_attempts_per_room_minute = 2;

@@ -3,7 +3,7 @@
 using namespace tandem::room;
 using namespace tandem::room::testing;
 
-TEST_CASE("a new room starts at seq 0; the creator's USER_JOINED reaches nobody but takes seq 1", "[room][seq]") {
+TEST_CASE("a new room starts at seq 0, the creator's USER_JOINED reaches nobody but takes seq 1", "[room][seq]") {
   RoomFixture room;
   const Effects fx = room.join("node-a/1", "u1");
   CHECK(room.state.seq == 1);
@@ -16,7 +16,7 @@ TEST_CASE("a new room starts at seq 0; the creator's USER_JOINED reaches nobody 
   CHECK(audit_types(fx) == ss({"ROOM_CREATED", "USER_JOINED"}));
 }
 
-TEST_CASE("ROOM_STATE carries the seq of the joiner's USER_JOINED; the next broadcast is seq + 1", "[room][seq]") {
+TEST_CASE("ROOM_STATE carries the seq of the joiner's USER_JOINED, the next broadcast is seq + 1", "[room][seq]") {
   RoomFixture room;
   populate(room, 2);
   room.send("node-a/1", R"({"type":"REACTION"})");
@@ -27,7 +27,7 @@ TEST_CASE("ROOM_STATE carries the seq of the joiner's USER_JOINED; the next broa
   CHECK(only(next, "REACTION").frame.at("seq") == 5);
 }
 
-TEST_CASE("every room broadcast takes the next seq; frames to one recipient carry none", "[room][seq]") {
+TEST_CASE("every room broadcast takes the next seq, frames to one recipient carry none", "[room][seq]") {
   RoomFixture room;
   populate(room, 3);
   const char* frames[] = {

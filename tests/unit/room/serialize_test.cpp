@@ -110,7 +110,7 @@ TEST_CASE("PIN hashes are salted PBKDF2 and compared in constant time", "[room][
   CHECK_FALSE(pin_matches(PinHash{"0011", "short"}, "123456"));
 }
 
-TEST_CASE("security.pin_secret: a peppered hash needs the secret; older hashes still verify; snapshots keep the mark", "[room][pin]") {
+TEST_CASE("security.pin_secret: a peppered hash needs the secret, older hashes still verify, snapshots keep the mark", "[room][pin]") {
   const PinHash plain = hash_pin("123456", "0011");
   const PinHash peppered = hash_pin("123456", "0011", "s3cret");
   CHECK(peppered.peppered);
