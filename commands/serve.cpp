@@ -16,7 +16,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
-#include <thread>
+#include <utility>
 
 #include "commands/command.hpp"
 #include "commands/common.hpp"
@@ -28,6 +28,7 @@
 #include "core/proto/error_code.hpp"
 #include "core/store/schema.hpp"
 #include "core/store/sqlite_journal.hpp"
+#include "core/util/usable_cpus.hpp"
 #include "core/util/version.hpp"
 
 namespace tandem::commands {
@@ -57,14 +58,17 @@ std::string hostname() {
   return buf;
 }
 
-// server.threads: one event loop per thread (net::ServerOptions::loops); 0 = one per hardware
-// thread. This thread runs the first loop, which also carries the engine's timers and signals.
-unsigned io_threads(const config::Config& c) {
-  return c.server.threads > 0 ? static_cast<unsigned>(c.server.threads)
-                              : std::max(1u, std::thread::hardware_concurrency());
+// server.threads: one event loop per thread (net::ServerOptions::loops); 0 = one per CPU this
+// process may use (its affinity mask, lowered to its cgroup CPU limit). This thread runs the
+// first loop, which also carries the engine's timers and signals. Returns the count and, for the
+// start-up line, where it came from.
+std::pair<unsigned, std::string> io_threads(const config::Config& c) {
+  if (c.server.threads > 0) return {static_cast<unsigned>(c.server.threads), "server.threads"};
+  const auto cpus = util::usable_cpus();
+  return {cpus.count, "server.threads = 0: " + cpus.describe()};
 }
 
-net::ServerOptions server_options(const config::Config& c) {
+net::ServerOptions server_options(const config::Config& c, unsigned loops) {
   net::ServerOptions o;
   o.host = c.server.host;
   o.port = c.server.port;
@@ -85,19 +89,22 @@ net::ServerOptions server_options(const config::Config& c) {
   o.send_queue_bytes = static_cast<std::size_t>(c.limits.send_queue_bytes);
   o.write_timeout = c.limits.write_timeout;
   o.rate_limited_notice = proto::error_frame(proto::ErrorCode::rate_limited);
-  o.loops = io_threads(c);
+  o.loops = loops;
   return o;
 }
 
 // What every node exports besides the node's and engine's own metrics: the process, the build and
 // the configured limits (so that alerts can say "80 % of the limit" without hard-coding it).
-void register_node_metrics(metrics::Registry& registry, const config::Config& c, const std::string& mode) {
+void register_node_metrics(metrics::Registry& registry, const config::Config& c, const std::string& mode,
+                           unsigned loops) {
   metrics::register_process_metrics(registry);
   registry.info("tandem_build_info", "Always 1; the labels name the build and the engine",
                 {{"version", util::version()}, {"commit", util::git_commit()}, {"mode", mode}});
   const auto limit = [&registry](const std::string& name, const std::string& help, double value) {
     registry.gauge_fn(name, help, [value] { return value; });
   };
+  limit("tandem_event_loops", "Event loops (I/O threads) this node runs: server.threads, or the CPUs it may use",
+        static_cast<double>(loops));
   limit("tandem_max_connections", "server.max_connections: WebSocket connections this node accepts",
         static_cast<double>(c.server.max_connections));
   limit("tandem_max_connections_per_address", "limits.max_conns_per_ip: WebSocket connections per client address",
@@ -213,7 +220,7 @@ void run_until_drained(asio::io_context& io, net::Server& server, node::Node& no
   };
   arm();
 
-  spdlog::info("{}, {} I/O threads)", started_line, io_threads(config));
+  spdlog::info("{}", started_line);
   io.run();
 }
 
@@ -238,20 +245,23 @@ int run_serve(ServeOptions& options) {
     return kExitUsage;
   }
 
+  // This thread's affinity mask: every thread the node starts inherits it.
+  const auto [loops, loops_from] = io_threads(config);
   metrics::Registry registry;
   asio::io_context io;
   Backend backend = make_backend(config, io, registry);
   node::Node node(config, *backend.engine, registry);
-  register_node_metrics(registry, config, config.redis ? "cluster" : "embedded");
-  net::Server server(io, server_options(config), node, registry);
+  register_node_metrics(registry, config, config.redis ? "cluster" : "embedded", loops);
+  net::Server server(io, server_options(config, loops), node, registry);
   server.start();  // throws "cannot listen on …" (port in use)
   node.start();
 
   const std::string internal =
       server.internal_port() == 0 ? "" : fmt::format(", /metrics /health /ready on port {}", server.internal_port());
   run_until_drained(io, server, node, config,
-                    fmt::format("tandem serve: node {} listening on {}:{}{} ({}", config.server.node_id,
-                                config.server.host, server.port(), internal, backend.mode));
+                    fmt::format("tandem serve: node {} listening on {}:{}{} ({}, {} I/O threads; {})",
+                                config.server.node_id, config.server.host, server.port(), internal, backend.mode,
+                                loops, loops_from));
 
   // What must outlive the process: the embedded journal is flushed; a cluster node lets its
   // audit copier finish and leaves the cluster (the audit trail itself waits in Redis).

@@ -90,7 +90,9 @@ constexpr KeySpec kKeys[] = {
         "server", "drain_timeout", "Deadline from SIGTERM to exit while connections drain.")
         .range(1s, 10min),
     key<&Config::server, &Server::threads>(
-        "server", "threads", "I/O threads; 0 means one per hardware thread.")
+        "server", "threads",
+        "I/O threads (event loops); 0 means one per CPU this process may use (its affinity mask, lowered to "
+        "its cgroup CPU limit).")
         .range(0, 64),
     key<&Config::server, &Server::max_connections>(
         "server", "max_connections", "WebSocket connections accepted by this node.")

@@ -1,5 +1,6 @@
 // docs/protocol.md §7 and §10: HTTP endpoints.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { test } from 'node:test';
 import { Client, party } from './lib/client.mjs';
 import { get, httpRequest, metricValue, metrics, rawConnect, rawRequest } from './lib/http.mjs';
@@ -441,4 +442,17 @@ test('GET /metrics: process, build and limit metrics', async (t) => {
   assert.equal(metricValue(m, 'tandem_max_connections_per_address'), 256);
   assert.match(m.text, /^# TYPE process_cpu_seconds_total counter/m);
   assert.match(m.text, /^# TYPE tandem_refused_upgrades_total counter/m);
+});
+
+test('server.threads: the event loops a node runs; 0 means one per CPU the process may use (taskset)', async (t) => {
+  const threadsOf = (srv) => fs.readdirSync(`/proc/${srv.proc.pid}/task`).length;
+  const three = await startServer(t, { set: { 'server.threads': 3 } });
+  assert.equal(metricValue(await metrics(three), 'tandem_event_loops'), 3);
+  assert.match(three.log, /3 I\/O threads; server\.threads\)/);
+  // Pinned to one CPU: one loop, whatever the machine has; the start-up line says why.
+  const pinned = await startServer(t, { set: { 'server.threads': 0 }, launcher: ['taskset', '-c', '0'] });
+  assert.equal(metricValue(await metrics(pinned), 'tandem_event_loops'), 1);
+  assert.match(pinned.log, /1 I\/O threads; server\.threads = 0: 1 of \d+ CPUs: affinity mask 1, /);
+  // The loops are threads: the same node with three loops runs two more.
+  assert.equal(threadsOf(three) - threadsOf(pinned), 2);
 });

@@ -96,15 +96,16 @@ export class TandemServer {
   }
 }
 
-// startServer(t, {set, env, dataDir, keepDataDir, args})
+// startServer(t, {set, env, dataDir, keepDataDir, args, launcher})
 //   set: {'limits.max_frame_bytes': 4096, ...} -> --set key=value
 //   env: extra environment for the process
 //   dataDir: reuse a directory (the caller owns it); default: a fresh temp dir removed at the end
+//   launcher: a command the binary is started under, e.g. ['taskset', '-c', '0']
 //   internalPort: true -> server.internal_port on a free port; server.internal is then {host, port}
 //     for httpRequest (readiness is awaited there)
 // Registers cleanup with t.after when t is given.
 export async function startServer(t, options = {}) {
-  const { set = {}, env = {}, args = [], readyTimeoutMs = 30000 } = options;
+  const { set = {}, env = {}, args = [], launcher = [], readyTimeoutMs = 30000 } = options;
   let dataDir = options.dataDir;
   const ownsDataDir = !dataDir && !options.keepDataDir;
   if (!dataDir) dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-'));
@@ -121,7 +122,8 @@ export async function startServer(t, options = {}) {
     }
     for (const [key, value] of Object.entries(set)) argv.push('--set', `${key}=${value}`);
     argv.push(...args);
-    const proc = spawn(binary, argv, {
+    const [command, ...commandArgs] = [...launcher, binary, ...argv];
+    const proc = spawn(command, commandArgs, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
