@@ -88,8 +88,7 @@ void MemoryEngine::start(EngineHost& host) {
   short_ids_.load(journal_.load_short_ids(now));
   if (restored > 0) spdlog::info("restored {} rooms from the previous run", restored);
   begin_status_build();
-  while (!continue_status_build()) {
-  }
+  continue_status_build(std::chrono::steady_clock::time_point::max());  // whole: no connection waits yet
   last_status_build_ = std::chrono::steady_clock::now();
   next_tick_ = last_status_build_ + kTickInterval;
   schedule_tick();
@@ -255,11 +254,11 @@ void MemoryEngine::schedule_tick() {
   tick_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     try {
-      if (std::chrono::steady_clock::now() >= next_tick_) {
-        next_tick_ = std::chrono::steady_clock::now() + kTickInterval;
+      if (const auto now = std::chrono::steady_clock::now(); now >= next_tick_) {
+        next_tick_ = now + kTickInterval;
         tick();
       }
-      if (status_build_) continue_status_build();
+      if (status_build_) continue_status_build(std::chrono::steady_clock::now() + options_.status_slice);
     } catch (const std::exception& e) {
       spdlog::error("room timer: {}", e.what());
       status_build_.reset();  // the next rebuild starts over
@@ -300,9 +299,8 @@ void MemoryEngine::begin_status_build() {
   status_build_->slots = all_rooms();
 }
 
-bool MemoryEngine::continue_status_build() {
+bool MemoryEngine::continue_status_build(std::chrono::steady_clock::time_point until) {
   auto& build = *status_build_;
-  const auto until = std::chrono::steady_clock::now() + options_.status_slice;
   const room::Millis now = epoch_ms();
   while (build.next < build.slots.size()) {
     const std::size_t group_end = std::min(build.slots.size(), build.next + kStatusRoomsPerCheck);

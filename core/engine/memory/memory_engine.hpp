@@ -113,9 +113,9 @@ class MemoryEngine final : public Engine {
   };
   static constexpr std::size_t kStatusRoomsPerCheck = 32;  // rooms rendered between clock reads
   void begin_status_build();
-  // Renders rooms of the build for up to options_.status_slice (at least one group); publishes
-  // the snapshot when every room is in. True when published.
-  bool continue_status_build();
+  // Renders rooms of the build until `until` (at least one group of kStatusRoomsPerCheck);
+  // publishes the snapshot when every room is in. True when published.
+  bool continue_status_build(std::chrono::steady_clock::time_point until);
 
   boost::asio::io_context& io_;
   const MemoryEngineOptions options_;
