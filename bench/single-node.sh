@@ -15,7 +15,10 @@
 # -p: pin the node to CPU 0 and the loadtest to the other CPUs (taskset). On a 2-core machine the
 # node and the generator otherwise share both cores, and their threads' contention adds tens of
 # milliseconds to the tail that belong to neither (docs/performance.md, 2026-12-04). Pinned, the
-# node has one core at most.
+# node has one core at most, and runs two event loops on it (--set server.threads=2), as every
+# pinned figure in docs/performance.md did: `server.threads = 0` would start one loop there
+# (one per CPU the node may use), which on this host cost less CPU and a lower tail at
+# extension 9,000 but a higher tail at heartbeat 19,000 (docs/performance.md, 2026-12-05).
 #
 # WORKERS=N: this many loadtest workers (default: 1; 2 above 9,000 clients or 18,000 WebSockets).
 # NODE_ARGS: more `tandem serve` options, e.g. NODE_ARGS="--set server.threads=1".
@@ -48,10 +51,12 @@ scenarios=("$@")
 mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)"
 node_cpus=()
+node_loops=()
 loadtest_cpus=()
 if [ -n "$pin" ]; then
   [ "$(nproc)" -ge 2 ] || { echo "-p needs at least 2 CPUs" >&2; exit 2; }
   node_cpus=(taskset -c 0)
+  node_loops=(--set server.threads=2)
   loadtest_cpus=(taskset -c "1-$(($(nproc) - 1))")
 fi
 
@@ -63,7 +68,7 @@ summary="$out/single-node-$stamp.md"
   echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
   echo "binary: $binary ($("$binary" --version))"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; file limit $(ulimit -n)"
-  echo "scheduling: $(cat /proc/self/autogroup) (see docs/performance.md)$([ -n "$pin" ] && echo "; node pinned to CPU 0, loadtest to CPUs 1-$(($(nproc) - 1))")"
+  echo "scheduling: $(cat /proc/self/autogroup) (see docs/performance.md)$([ -n "$pin" ] && echo "; node pinned to CPU 0 with two event loops, loadtest to CPUs 1-$(($(nproc) - 1))")"
   echo
   table_header
 } | tee "$summary"
@@ -100,7 +105,7 @@ for scenario in "${scenarios[@]}"; do
   port=$(free_port)
   data_dir=$(mktemp -d /tmp/tandem-bench-XXXXXX)
   "${node_cpus[@]}" "$binary" serve --host 127.0.0.1 --port "$port" --data-dir "$data_dir" --log-level warn \
-    --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 ${NODE_ARGS:-} \
+    --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 "${node_loops[@]}" ${NODE_ARGS:-} \
     2>"$out/$scenario.node.log" &
   node_pid=$!
   wait_for_port "$port"
