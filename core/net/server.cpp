@@ -24,6 +24,7 @@
 #include "core/net/server_impl.hpp"
 #include "core/net/ws_session.hpp"
 #include "core/util/address_group.hpp"
+#include "core/util/thread_name.hpp"
 
 namespace tandem::net {
 
@@ -459,7 +460,13 @@ void Server::start() {
     impl_->loops.push_back(std::make_unique<asio::io_context>(1));
     impl_->loop_work.push_back(asio::make_work_guard(*impl_->loops.back()));
   }
-  for (auto& loop : impl_->loops) impl_->loop_threads.emplace_back([ctx = loop.get()] { ctx->run(); });
+  // The main thread runs loop 0; these are loop-1, loop-2, … in `top -H`.
+  for (auto& loop : impl_->loops) {
+    impl_->loop_threads.emplace_back([ctx = loop.get(), name = "loop-" + std::to_string(impl_->loop_threads.size() + 1)] {
+      util::name_this_thread(name);
+      ctx->run();
+    });
+  }
   listen(impl_->acceptor, o.host, o.port);
   if (o.internal_port != 0) listen(impl_->internal_acceptor, o.host, o.internal_port);
   asio::co_spawn(impl_->io, accept_loop(impl_, false), asio::detached);

@@ -83,7 +83,7 @@ Node::Node(const config::Config& config, engine::Engine& engine, metrics::Regist
       metrics_(registry),
       api_(config, engine, registry,
            HttpApi::NodeState{[this] { return ready(); }, [this] { return connection_count(); }}),
-      pin_worker_(kMaxQueuedPinHashes) {}
+      pin_worker_(kMaxQueuedPinHashes, "pin-hash") {}
 
 Node::~Node() {
   // Connections that were never closed (the transport stopped first): each holds its Conn as its

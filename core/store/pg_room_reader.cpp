@@ -12,6 +12,7 @@
 #include "core/store/connection.hpp"
 #include "core/store/postgres_connection.hpp"
 #include "core/store/store_error.hpp"
+#include "core/util/thread_name.hpp"
 
 namespace tandem::store {
 
@@ -50,6 +51,7 @@ void PgRoomReader::stop() {
 }
 
 void PgRoomReader::run() {
+  util::name_this_thread("pg-room-reader");
   for (;;) {
     std::deque<Request> batch;
     {

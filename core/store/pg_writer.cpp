@@ -8,6 +8,7 @@
 #include "core/store/connection.hpp"
 #include "core/store/postgres_connection.hpp"
 #include "core/store/store_error.hpp"
+#include "core/util/thread_name.hpp"
 
 namespace tandem::store {
 
@@ -59,6 +60,7 @@ void PgWriter::stop() {
 }
 
 void PgWriter::run() {
+  util::name_this_thread("pg-writer");
   for (;;) {
     Task task;
     {

@@ -8,6 +8,7 @@
 #include "core/util/random.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/store/schema.hpp"
+#include "core/util/thread_name.hpp"
 
 namespace tandem::store {
 
@@ -156,6 +157,7 @@ bool SqliteJournal::healthy() const {
 }
 
 void SqliteJournal::run() {
+  util::name_this_thread("sqlite-journal");
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait_for(lock, options_.flush_interval,

@@ -1,8 +1,13 @@
 #include "core/util/bounded_worker.hpp"
 
+#include <utility>
+
+#include "core/util/thread_name.hpp"
+
 namespace tandem::util {
 
-BoundedWorker::BoundedWorker(std::size_t capacity) : capacity_(capacity), thread_([this] { run(); }) {}
+BoundedWorker::BoundedWorker(std::size_t capacity, std::string name)
+    : capacity_(capacity), name_(std::move(name)), thread_([this] { run(); }) {}
 
 BoundedWorker::~BoundedWorker() { stop(); }
 
@@ -31,6 +36,7 @@ void BoundedWorker::stop() {
 }
 
 void BoundedWorker::run() {
+  name_this_thread(name_);
   for (;;) {
     std::function<void()> job;
     {

@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace tandem::util {
@@ -16,7 +17,8 @@ namespace tandem::util {
 // overload is answered instead of queued without limit) is the point, and a thread pool has none.
 class BoundedWorker {
  public:
-  explicit BoundedWorker(std::size_t capacity);
+  // `name` names its thread (util::name_this_thread).
+  BoundedWorker(std::size_t capacity, std::string name);
   ~BoundedWorker();  // stop()
   BoundedWorker(const BoundedWorker&) = delete;
   BoundedWorker& operator=(const BoundedWorker&) = delete;
@@ -32,6 +34,7 @@ class BoundedWorker {
   void run();
 
   const std::size_t capacity_;
+  const std::string name_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;

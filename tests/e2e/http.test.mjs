@@ -444,8 +444,10 @@ test('GET /metrics: process, build and limit metrics', async (t) => {
   assert.match(m.text, /^# TYPE tandem_refused_upgrades_total counter/m);
 });
 
-test('server.threads: the event loops a node runs; 0 means one per CPU the process may use (taskset)', async (t) => {
+test('server.threads: the event loops a node runs, as named threads; 0 means one per CPU the process may use (taskset)', async (t) => {
   const threadsOf = (srv) => fs.readdirSync(`/proc/${srv.proc.pid}/task`).length;
+  const threadNames = (srv) => fs.readdirSync(`/proc/${srv.proc.pid}/task`)
+    .map((tid) => fs.readFileSync(`/proc/${srv.proc.pid}/task/${tid}/comm`, 'utf8').trim()).sort();
   const three = await startServer(t, { set: { 'server.threads': 3 } });
   assert.equal(metricValue(await metrics(three), 'tandem_event_loops'), 3);
   assert.match(three.log, /3 I\/O threads; server\.threads\)/);
@@ -453,6 +455,9 @@ test('server.threads: the event loops a node runs; 0 means one per CPU the proce
   const pinned = await startServer(t, { set: { 'server.threads': 0 }, launcher: ['taskset', '-c', '0'] });
   assert.equal(metricValue(await metrics(pinned), 'tandem_event_loops'), 1);
   assert.match(pinned.log, /1 I\/O threads; server\.threads = 0: 1 of \d+ CPUs: affinity mask 1, /);
-  // The loops are threads: the same node with three loops runs two more.
+  // The loops are threads: the same node with three loops runs two more, named for `top -H`.
   assert.equal(threadsOf(three) - threadsOf(pinned), 2);
+  const names = threadNames(three);
+  for (const name of ['loop-1', 'loop-2', 'sqlite-journal', 'pin-hash']) assert.ok(names.includes(name), `${name} in ${names}`);
+  assert.ok(!threadNames(pinned).includes('loop-1'), 'one loop: the main thread only');
 });

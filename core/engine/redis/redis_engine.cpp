@@ -20,6 +20,7 @@
 #include "core/engine/redis/router.hpp"
 #include "core/engine/redis/scripts.hpp"
 #include "core/util/random.hpp"
+#include "core/util/thread_name.hpp"
 
 namespace tandem::engine::redis {
 
@@ -209,6 +210,7 @@ void RedisEngine::Impl::start(EngineHost& host) {
   started_ = true;
   if (!own_io_) return;
   thread_ = std::thread([this] {
+    util::name_this_thread("redis-engine");
     for (;;) {
       try {
         io_.run();

@@ -10,7 +10,7 @@
 using tandem::util::BoundedWorker;
 
 TEST_CASE("a bounded worker runs jobs in order on a thread of its own and refuses beyond its capacity", "[util]") {
-  BoundedWorker worker(2);
+  BoundedWorker worker(2, "test-worker");
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
   std::promise<std::thread::id> started;
