@@ -15,12 +15,11 @@
 # -p: pin the node to CPU 0 and the loadtest to the other CPUs (taskset). On a 2-core machine the
 # node and the generator otherwise share both cores, and their threads' contention adds tens of
 # milliseconds to the tail that belong to neither (docs/performance.md, 2026-12-04). Pinned, the
-# node has one core at most, and runs two event loops on it (--set server.threads=2), as every
-# pinned figure in docs/performance.md did: `server.threads = 0` would start one loop there
-# (one per CPU the node may use), which on this host cost less CPU and a lower tail at
-# extension 9,000 but a higher tail at heartbeat 19,000 (docs/performance.md, 2026-12-05).
+# node has one core at most, and (`server.threads = 0`: one loop per CPU it may use) one event
+# loop. Pinned figures before 2026-12-05 ran two loops on that core (docs/performance.md).
 #
-# WORKERS=N: this many loadtest workers (default: 1; 2 above 9,000 clients or 18,000 WebSockets).
+# WORKERS=N: this many loadtest workers (default: as few as hold the sockets, 19,500 per worker:
+# 1 up to heartbeat 19,000, as two workers sharing one core wait for each other's time slices).
 # NODE_ARGS: more `tandem serve` options, e.g. NODE_ARGS="--set server.threads=1".
 #
 # PROFILE_SECONDS=N (bench/profile.sh sets it): also record N seconds of the node's stacks with
@@ -51,12 +50,10 @@ scenarios=("$@")
 mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)"
 node_cpus=()
-node_loops=()
 loadtest_cpus=()
 if [ -n "$pin" ]; then
   [ "$(nproc)" -ge 2 ] || { echo "-p needs at least 2 CPUs" >&2; exit 2; }
   node_cpus=(taskset -c 0)
-  node_loops=(--set server.threads=2)
   loadtest_cpus=(taskset -c "1-$(($(nproc) - 1))")
 fi
 
@@ -68,7 +65,7 @@ summary="$out/single-node-$stamp.md"
   echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
   echo "binary: $binary ($("$binary" --version))"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; file limit $(ulimit -n)"
-  echo "scheduling: $(cat /proc/self/autogroup) (see docs/performance.md)$([ -n "$pin" ] && echo "; node pinned to CPU 0 with two event loops, loadtest to CPUs 1-$(($(nproc) - 1))")"
+  echo "scheduling: $(cat /proc/self/autogroup) (see docs/performance.md)$([ -n "$pin" ] && echo "; node pinned to CPU 0, loadtest to CPUs 1-$(($(nproc) - 1))")"
   echo
   table_header
 } | tee "$summary"
@@ -94,10 +91,8 @@ for scenario in "${scenarios[@]}"; do
     hb) lt_profile=heartbeat; sockets_per_client=1 ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
-  # One worker holds 20,000 descriptors here; above ~9,000 WebSockets use two.
-  workers=1
-  [ $((clients * sockets_per_client)) -gt 18000 ] && workers=2
-  [ "$clients" -gt 9000 ] && workers=2
+  # One worker holds 20,000 descriptors here: 19,500 sockets, the rest for its own files.
+  workers=$(( (clients * sockets_per_client + 19499) / 19500 ))
   workers=${WORKERS:-$workers}
   ramp=$(( clients >= 5000 ? 1000 : 500 ))
   warmup=$(( (clients + ramp - 1) / ramp + 10 ))
@@ -105,7 +100,7 @@ for scenario in "${scenarios[@]}"; do
   port=$(free_port)
   data_dir=$(mktemp -d /tmp/tandem-bench-XXXXXX)
   "${node_cpus[@]}" "$binary" serve --host 127.0.0.1 --port "$port" --data-dir "$data_dir" --log-level warn \
-    --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 "${node_loops[@]}" ${NODE_ARGS:-} \
+    --set server.max_connections=19500 --set limits.max_conns_per_ip=100000 --set http.max_conns_per_ip=100000 --set limits.rooms_per_ip_minute=100000 ${NODE_ARGS:-} \
     2>"$out/$scenario.node.log" &
   node_pid=$!
   wait_for_port "$port"
