@@ -232,6 +232,28 @@ Effects apply(RoomState& state, const Input& input, Millis now, const Settings& 
 // The earliest deadline at which a TickInput would change something, if any.
 std::optional<Millis> next_deadline(const RoomState& state);
 
+// What an input may change of a room without anything to commit: the sender's `last_seen`,
+// `last_activity` and the playback position (current_time, is_playing, position_at). Taken
+// before applying a PING, POSITION_UPDATE, REQUEST_SYNC or frame to one peer while no deadline
+// is due — the inputs whose effects on the state stay within those fields — `restore` puts the
+// state back exactly as it was. The cluster's at-once path applies such frames to its cached
+// room in place and undoes the few that turn out to need a commit, instead of copying the room
+// for each (docs/architecture.md, "A frame's path").
+class Bookmark {
+ public:
+  // nullopt: `input` at `now` may change more than these fields (another input, a due deadline).
+  static std::optional<Bookmark> take(const RoomState& state, const Input& input, Millis now);
+  void restore(RoomState& state) const;
+
+ private:
+  double current_time_ = 0;
+  bool is_playing_ = false;
+  Millis position_at_ = 0;
+  Millis last_activity_ = 0;
+  std::optional<std::size_t> sender_;  // index of the sender's seat, if it has one
+  Millis sender_seen_ = 0;
+};
+
 // Removes every member of `state` as a lost node's member (NodeLostInput per node, in node
 // order): for a room whose connections are all gone (a restart, Redis data lost). Returns the
 // audit records; the room may end.

@@ -271,19 +271,30 @@ std::optional<Outcome> RoomCommitter::apply_uncommitted(const std::string& room_
   // A locked entry has a change in flight (which may reload or replace the state); a pending
   // newer change is applied when that change unlocks. Either way the frame queues behind it.
   if (!r.loaded || r.locked || r.newer || !r.state.exists) return std::nullopt;
-  // Applied to a copy: a frame that turns out to need a commit leaves the cache as it was, and
-  // room_op applies it again under the lock.
-  room::RoomState state = r.state;
-  const room::Millis now = std::max(epoch_ms(), state.last_activity);
-  room::Effects fx = room::apply(state, input, now, ctx_.settings);
-  if (sequences_or_audits(fx)) return std::nullopt;
-  if (fx.changed) {
-    const Digest before = digest(r.state);
-    const Digest after = digest(state);
-    if (!(after == before) && !(only_position_moved(before, after) && position_near_committed(r, state, now))) {
+  const room::Millis now = std::max(epoch_ms(), r.state.last_activity);
+  // Nothing to commit: the applied state stays in the cache as it is.
+  const auto commits_nothing = [&](const room::Effects& fx, const Digest& before, const room::RoomState& after) {
+    if (sequences_or_audits(fx)) return false;
+    if (!fx.changed) return true;
+    const Digest moved = digest(after);
+    return moved == before || (only_position_moved(before, moved) && position_near_committed(r, after, now));
+  };
+  // A frame that turns out to need a commit leaves the cache as it was, and room_op applies it
+  // again under the lock. Most frames here change only bookkeeping: applied in place and, when
+  // they need a commit after all, undone (room::Bookmark); the others are applied to a copy.
+  const Digest before = digest(r.state);
+  if (const auto mark = room::Bookmark::take(r.state, input, now)) {
+    room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
+    if (!commits_nothing(fx, before, r.state)) {
+      mark->restore(r.state);
       return std::nullopt;
     }
+    router_.relay(r.id, fx);
+    return Outcome{true, fx.join, false, false};
   }
+  room::RoomState state = r.state;
+  room::Effects fx = room::apply(state, input, now, ctx_.settings);
+  if (!commits_nothing(fx, before, state)) return std::nullopt;
   r.state = std::move(state);
   router_.relay(r.id, fx);
   return Outcome{true, fx.join, false, false};

@@ -5,8 +5,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "core/util/keyed_limiter.hpp"
 #include "core/engine/redis/commit.hpp"
@@ -152,8 +153,10 @@ class RoomCommitter {
   EnvelopeRouter& router_;
   AuditCopier& copier_;
   RoomRestorer& restorer_;
-  std::unordered_map<std::string, std::shared_ptr<RoomEntry>> rooms_;
-  std::unordered_map<room::ConnId, Binding> bindings_;
+  // Open addressing: looked up for nearly every frame, and a node-based map's chain walk missed
+  // the cache (docs/performance.md, 2026-12-04 night).
+  boost::unordered_flat_map<std::string, std::shared_ptr<RoomEntry>> rooms_;
+  boost::unordered_flat_map<room::ConnId, Binding> bindings_;
   util::KeyedLimiter creations_;  // rooms created per client address group (limits.rooms_per_ip_minute)
 };
 
