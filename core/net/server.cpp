@@ -330,6 +330,22 @@ asio::awaitable<void> write_sweep(std::shared_ptr<Server::Impl> server) {
   }
 }
 
+// One sample every kLagProbeInterval per loop: how late the loop ran a timer that was due.
+// A handler that holds its loop, or a loop short of CPU, shows here before it shows anywhere
+// else; a probe's own cost is one timer wake-up per interval.
+constexpr std::chrono::milliseconds kLagProbeInterval{50};
+
+asio::awaitable<void> loop_lag_probe(std::shared_ptr<Server::Impl> server, asio::io_context& loop) {
+  asio::steady_timer timer(loop);
+  for (;;) {
+    const auto due = std::chrono::steady_clock::now() + kLagProbeInterval;
+    timer.expires_at(due);
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec || !server->sweeping.load()) co_return;
+    server->loop_lag.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - due).count());
+  }
+}
+
 }  // namespace
 
 Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handler_, metrics::Registry& registry)
@@ -356,7 +372,12 @@ Server::Impl::Impl(asio::io_context& io_, ServerOptions options_, Handler& handl
           "WebSocket upgrades refused, by reason: per_address, capacity, draining, not_ready, bad_handshake",
           {"reason"})),
       ws_closes(registry.counter_family("tandem_ws_closes_total", "WebSocket closes by close code", {"code"})),
-      rate_limited_frames(registry.counter("tandem_rate_limited_frames_total", "Frames dropped by the rate limit")) {
+      rate_limited_frames(registry.counter("tandem_rate_limited_frames_total", "Frames dropped by the rate limit")),
+      loop_lag(registry.histogram("tandem_event_loop_lag_seconds",
+                                  "How late a timer fires on this node's event loops (all loops, one sample per loop "
+                                  "every 50 ms): the wait of work queued behind what a loop is running",
+                                  {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                   2.5})) {
   // Every reason exported from the start at 0, so that rate() and alerts see the series at once.
   for (const std::string_view reason : {"per_address", "capacity", "draining", "not_ready", "bad_handshake"}) {
     refused_upgrades.with(reason);
@@ -471,6 +492,8 @@ void Server::start() {
   if (o.internal_port != 0) listen(impl_->internal_acceptor, o.host, o.internal_port);
   asio::co_spawn(impl_->io, accept_loop(impl_, false), asio::detached);
   asio::co_spawn(impl_->io, write_sweep(impl_), asio::detached);
+  asio::co_spawn(impl_->io, loop_lag_probe(impl_, impl_->io), asio::detached);
+  for (auto& loop : impl_->loops) asio::co_spawn(*loop, loop_lag_probe(impl_, *loop), asio::detached);
   if (o.internal_port != 0) asio::co_spawn(impl_->io, accept_loop(impl_, true), asio::detached);
 }
 

@@ -37,7 +37,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::ip::tcp::acceptor internal_acceptor;  // open only with options.internal_port
   std::atomic<bool> accepting{true};
-  std::atomic<bool> sweeping{true};  // the write sweep runs until the Server is destroyed
+  std::atomic<bool> sweeping{true};  // the write sweep and the loop-lag probes run until the Server is destroyed
   std::atomic<std::uint64_t> next_id{1};
 
   metrics::Gauge& ws_connections;
@@ -49,6 +49,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   metrics::CounterFamily& refused_upgrades;
   metrics::CounterFamily& ws_closes;  // by close code sent or received
   metrics::Counter& rate_limited_frames;
+  metrics::Histogram& loop_lag;  // how late a timer of each loop fires (loop_lag_probe)
 
   // Admission bookkeeping: WebSocket connections per client address and in total.
   std::mutex mutex;

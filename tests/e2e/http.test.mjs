@@ -74,6 +74,20 @@ test('GET /metrics: Prometheus text with the §10 metric names and live values',
   await eventually(async () => metricValue(await metrics(srv), 'tandem_connections') === 0, { message: 'tandem_connections back to 0' });
 });
 
+test('GET /metrics: tandem_event_loop_lag_seconds samples every loop; a node stopped for 400 ms shows a late timer on each', async (t) => {
+  const srv = await startServer(t, { set: { 'server.threads': 2 } });
+  const count = (m) => metricValue(m, 'tandem_event_loop_lag_seconds_count');
+  // Samples later than 0.25 s: none on an idle node but what a slow host adds, hence a difference.
+  const late = (m) => count(m) - metricValue(m, 'tandem_event_loop_lag_seconds_bucket', { le: '0.25' });
+  await eventually(async () => count(await metrics(srv)) >= 6, { message: 'probes sampling (two loops, one sample each per 50 ms)' });
+  const before = late(await metrics(srv));
+  srv.proc.kill('SIGSTOP');
+  await sleep(400);
+  srv.proc.kill('SIGCONT');
+  // Each loop's probe timer fell due during the stop and fired at least 350 ms late.
+  await eventually(async () => late(await metrics(srv)) - before >= 2, { message: 'one late sample per loop after SIGCONT' });
+});
+
 test('server.internal_port: /metrics, /health, /ready only there; the public port serves the rest and the WebSockets', async (t) => {
   const srv = await startServer(t, { internalPort: true, set: { 'server.drain_timeout': '10s' } });
   const internal = srv.internal;
