@@ -259,9 +259,9 @@ int run_serve(ServeOptions& options) {
   const std::string internal =
       server.internal_port() == 0 ? "" : fmt::format(", /metrics /health /ready on port {}", server.internal_port());
   run_until_drained(io, server, node, config,
-                    fmt::format("tandem serve: node {} listening on {}:{}{} ({}, {} I/O threads; {})",
+                    fmt::format("tandem serve: node {} listening on {}:{}{} ({}, {} I/O thread{}; {})",
                                 config.server.node_id, config.server.host, server.port(), internal, backend.mode,
-                                loops, loops_from));
+                                loops, loops == 1 ? "" : "s", loops_from));
 
   // What must outlive the process: the embedded journal is flushed; a cluster node lets its
   // audit copier finish and leaves the cluster (the audit trail itself waits in Redis).

@@ -1,9 +1,7 @@
 #include "core/loadtest/compare.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -11,6 +9,7 @@
 #include "core/loadtest/health.hpp"
 #include "core/loadtest/report_path.hpp"
 #include "core/loadtest/threshold.hpp"
+#include "core/util/file.hpp"
 
 namespace tandem::loadtest {
 
@@ -87,15 +86,13 @@ int run_compare(const std::string& file_a, const std::string& file_b) {
   json::value docs[2];
   const std::string* names[2] = {&file_a, &file_b};
   for (int i = 0; i < 2; ++i) {
-    std::ifstream in(*names[i]);
-    if (!in) {
+    const auto text = util::read_file(*names[i]);
+    if (!text) {
       std::cerr << "tandem loadtest compare: " << *names[i] << ": cannot read it\n";
       return kExitUsage;
     }
-    std::stringstream text;
-    text << in.rdbuf();
     boost::system::error_code ec;
-    docs[i] = json::parse(text.str(), ec);
+    docs[i] = json::parse(*text, ec);
     if (ec) {
       std::cerr << "tandem loadtest compare: " << *names[i] << ": not JSON (" << ec.message() << ")\n";
       return kExitUsage;

@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "core/util/file.hpp"
 
 namespace tandem::util {
 
@@ -19,14 +20,6 @@ std::optional<long long> parse_positive(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size() || value <= 0) return std::nullopt;
   return value;
-}
-
-std::optional<std::string> read_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 unsigned affinity_count() {

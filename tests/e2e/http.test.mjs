@@ -468,7 +468,7 @@ test('server.threads: the event loops a node runs, as named threads; 0 means one
   // Pinned to one CPU: one loop, whatever the machine has; the start-up line says why.
   const pinned = await startServer(t, { set: { 'server.threads': 0 }, launcher: ['taskset', '-c', '0'] });
   assert.equal(metricValue(await metrics(pinned), 'tandem_event_loops'), 1);
-  assert.match(pinned.log, /1 I\/O threads; server\.threads = 0: 1 of \d+ CPUs: affinity mask 1, /);
+  assert.match(pinned.log, /1 I\/O thread; server\.threads = 0: 1 of \d+ CPUs: affinity mask 1, /);
   // The loops are threads: the same node with three loops runs two more, named for `top -H`.
   assert.equal(threadsOf(three) - threadsOf(pinned), 2);
   const names = threadNames(three);
