@@ -7,7 +7,7 @@ namespace tandem::room {
 namespace {
 
 // Frames whose handlers write nothing but the sender's last_seen, last_activity and (the
-// controller's POSITION_UPDATE) the stored position; test_room "Bookmark" holds them to it.
+// controller's POSITION_UPDATE) the stored position; test_room [bookmark] holds them to it.
 bool bookkeeping_only(const proto::Frame& frame) {
   return std::holds_alternative<proto::Ping>(frame.body) || std::holds_alternative<proto::PositionUpdate>(frame.body) ||
          std::holds_alternative<proto::RequestSync>(frame.body) || std::holds_alternative<proto::Targeted>(frame.body);
@@ -18,7 +18,7 @@ bool bookkeeping_only(const proto::Frame& frame) {
 std::optional<Bookmark> Bookmark::take(const RoomState& state, const Input& input, Millis now) {
   const auto* frame = std::get_if<FrameInput>(&input);
   if (frame == nullptr || !bookkeeping_only(frame->frame)) return std::nullopt;
-  // Every input first resolves the deadlines due at `now`, and those change anything.
+  // Every input first resolves the deadlines due at `now`, and those may change anything.
   if (const auto deadline = next_deadline(state); deadline && *deadline <= now) return std::nullopt;
   Bookmark mark;
   mark.current_time_ = state.current_time;
