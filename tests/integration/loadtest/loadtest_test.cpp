@@ -197,10 +197,14 @@ TEST_CASE("a run whose ramp ends at the duration still ends on time", "[loadtest
   Node node(0, {"limits.max_conns_per_ip=1000", "http.max_conns_per_ip=1000"});
   TempDir dir;
   const auto report_file = dir.path() / "report.json";
-  // The ramp ends just before the duration: the last JOINs are answered during the drain.
+  // The ramp ends just before the duration: the last JOINs are answered during the drain. What
+  // is checked is the end, not the generator's punctuality: 6,000 POSITION_UPDATEs a second from
+  // one worker fall behind under ASan on two busy cores (0.65 % skipped in one CI run), so its
+  // self-judgement gets room (--max-skipped, --max-lag) instead of turning the run INVALID.
   const auto run = run_loadtest({"--url", node.url(), "--clients", "300", "--room-size", "4", "--ramp", "150",
                                  "--duration", "2050ms", "--drain", "2s", "--position-interval", "50ms",
-                                 "--heartbeat-interval", "100ms", "--quiet", "--out", report_file.string()},
+                                 "--heartbeat-interval", "100ms", "--max-skipped", "50", "--max-lag", "2s", "--quiet",
+                                 "--out", report_file.string()},
                                 dir.path(), 30s);
   INFO(run.out << run.err);
   CHECK(run.exit_code == 0);
