@@ -21,6 +21,8 @@
 # WORKERS=N: this many loadtest workers (default: as few as hold the sockets, 19,500 per worker:
 # 1 up to heartbeat 19,000, as two workers sharing one core wait for each other's time slices).
 # NODE_ARGS: more `tandem serve` options, e.g. NODE_ARGS="--set server.threads=1".
+# LOADTEST_ARGS: more `tandem loadtest` options, e.g. LOADTEST_ARGS="--status-interval 0" (the
+# extension profile without its /status polling: one socket per client, and so counted).
 #
 # PROFILE_SECONDS=N (bench/profile.sh sets it): also record N seconds of the node's stacks with
 # perf, from 5 s into the recorded window, and draw them as $OUT_DIR/<scenario>.flame.svg. The
@@ -87,7 +89,8 @@ for scenario in "${scenarios[@]}"; do
   profile=${scenario%%-*}
   clients=${scenario#*-}
   case $profile in
-    ext) lt_profile=extension; sockets_per_client=2 ;;
+    ext) lt_profile=extension; sockets_per_client=2
+         [[ " ${LOADTEST_ARGS:-} " == *" --status-interval 0 "* ]] && sockets_per_client=1 ;;
     hb) lt_profile=heartbeat; sockets_per_client=1 ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
@@ -119,7 +122,7 @@ for scenario in "${scenarios[@]}"; do
     WINDOW_FROM=$warmup WINDOW_TO=$((warmup + duration - 2)) \
     run_sampled "${loadtest_cpus[@]}" "${LOADTEST_BINARY:-$binary}" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "$((warmup + duration))s" --warmup "${warmup}s" --workers "$workers" \
-    --address-per-room --quiet --out "$report" \
+    --address-per-room --quiet --out "$report" ${LOADTEST_ARGS:-} \
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \
     >"$out/$scenario.txt" 2>&1 || true
   sockets=$((clients * sockets_per_client))
