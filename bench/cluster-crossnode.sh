@@ -20,6 +20,7 @@
 # clients); latencies are recorded from 10 s after the ramp ends, for DURATION (default 60s).
 # CPU figures cover the whole run, ramp included.
 # Needs: scripts/services start (PostgreSQL; source /tmp/tandem-services/env is read), redis-server.
+# NODE_SETTINGS, LOADTEST_ARGS: more `tandem serve` / `tandem loadtest` options (bench/README.md).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -132,7 +133,7 @@ for scenario in "${scenarios[@]}"; do
   SAMPLE_PID=${pids[0]} SAMPLE_PORT=${ports[0]} STEADY_AT=$((warmup + duration / 2)) \
     run_sampled "${LOADTEST_BINARY:-$binary}" loadtest "${urls[@]}" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "$((warmup + duration))s" --warmup "${warmup}s" \
-    --address-per-room --quiet --out "$report" \
+    --address-per-room --quiet --out "$report" ${LOADTEST_ARGS:-} \
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \
     >"$out/crossnode-$scenario.txt" 2>&1 || true
 
