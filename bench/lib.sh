@@ -78,7 +78,9 @@ run_sampled() {
     fi
     if [ "$elapsed" -eq "${STEADY_AT:-30}" ]; then
       SRV_RSS_STEADY=$(rss_kib "$SAMPLE_PID")
-      SRV_WS_STEADY=$(curl -s "http://127.0.0.1:${SAMPLE_PORT}/metrics" | awk '$1 == "tandem_connections" {print $2}')
+      # The sockets the node held: WebSockets and plain HTTP connections (the /status keep-alives).
+      SRV_SOCKETS_STEADY=$(curl -s "http://127.0.0.1:${SAMPLE_PORT}/metrics" |
+        awk '$1 == "tandem_connections" || $1 == "tandem_http_connections" {n += $2} END {if (NR) printf "%d", n}')
     fi
     sleep 1
     elapsed=$((elapsed + 1))

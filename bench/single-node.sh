@@ -22,7 +22,8 @@
 # 1 up to heartbeat 19,000, as two workers sharing one core wait for each other's time slices).
 # NODE_ARGS: more `tandem serve` options, e.g. NODE_ARGS="--set server.threads=1".
 # LOADTEST_ARGS: more `tandem loadtest` options, e.g. LOADTEST_ARGS="--status-interval 0" (the
-# extension profile without its /status polling: one socket per client, and so counted).
+# extension profile without its /status polling). RSS per socket divides by the sockets the node
+# reports at the steady point (tandem_connections + tandem_http_connections).
 #
 # PROFILE_SECONDS=N (bench/profile.sh sets it): also record N seconds of the node's stacks with
 # perf, from 5 s into the recorded window, and draw them as $OUT_DIR/<scenario>.flame.svg. The
@@ -89,8 +90,7 @@ for scenario in "${scenarios[@]}"; do
   profile=${scenario%%-*}
   clients=${scenario#*-}
   case $profile in
-    ext) lt_profile=extension; sockets_per_client=2
-         [[ " ${LOADTEST_ARGS:-} " == *" --status-interval 0 "* ]] && sockets_per_client=1 ;;
+    ext) lt_profile=extension; sockets_per_client=2 ;;
     hb) lt_profile=heartbeat; sockets_per_client=1 ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
@@ -126,7 +126,7 @@ for scenario in "${scenarios[@]}"; do
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \
     >"$out/$scenario.txt" 2>&1 || true
   sockets=$((clients * sockets_per_client))
-  [ -n "${SRV_WS_STEADY:-}" ] && sockets=$(( ${SRV_WS_STEADY%.*} * sockets_per_client ))
+  [ -n "${SRV_SOCKETS_STEADY:-}" ] && sockets=$SRV_SOCKETS_STEADY
   if [ -s "$report" ]; then
     # CPU over the recorded window (after the ramp) when it was sampled, else over the whole run.
     summarise "$report" "$scenario ($workers worker$([ "$workers" -gt 1 ] && echo s))" \
