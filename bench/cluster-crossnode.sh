@@ -18,7 +18,8 @@
 # Scenarios (default: ext-5000): ext-<clients> extension profile, hb-<clients> heartbeat profile;
 # rooms of 4, one source address per room. Clients connect at 1,000/s (500/s below 5,000
 # clients); latencies are recorded from 10 s after the ramp ends, for DURATION (default 60s).
-# CPU figures cover the whole run, ramp included.
+# CPU figures (nodes, Redis, PostgreSQL, loadtest, machine busy) cover the recorded window, as in
+# bench/single-node.sh; before 2026-12-05 evening they covered the whole run, ramp included.
 # Needs: scripts/services start (PostgreSQL; source /tmp/tandem-services/env is read), redis-server.
 # NODE_SETTINGS, LOADTEST_ARGS: more `tandem serve` / `tandem loadtest` options (bench/README.md).
 set -euo pipefail
@@ -126,11 +127,20 @@ for scenario in "${scenarios[@]}"; do
   for p in "${pids[@]}"; do node_cpu0+=("$(cpu_seconds "$p")"); done
   redis_cpu0=$(cpu_seconds "$redis_pid")
   pg_cpu0=$(postgres_cpu_seconds)
+  # Sampled at both ends of the recorded window (bash builtins only: see bench/lib.sh): every
+  # node's, Redis's and PostgreSQL's CPU ticks, then the machine's busy and total jiffies.
+  probe() {
+    local p out=""
+    for p in "${pids[@]}" "$redis_pid"; do read_ticks "$p"; out+="$TICKS "; done
+    postgres_ticks
+    echo "$out$TICKS $(machine_ticks)"
+  }
   evalsha() { redis-cli -p "$redis_port" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ {print $3}'; }
   evalsha0=$(evalsha); evalsha0=${evalsha0:-0}
 
   report="$out/crossnode-$scenario.json"
-  SAMPLE_PID=${pids[0]} SAMPLE_PORT=${ports[0]} STEADY_AT=$((warmup + duration / 2)) \
+  SAMPLE_PID=${pids[0]} SAMPLE_PORT=${ports[0]} \
+    WINDOW_FROM=$warmup WINDOW_TO=$((warmup + duration - 2)) WINDOW_PROBE=probe \
     run_sampled "${LOADTEST_BINARY:-$binary}" loadtest "${urls[@]}" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "$((warmup + duration))s" --warmup "${warmup}s" \
     --address-per-room --quiet --out "$report" ${LOADTEST_ARGS:-} \
@@ -144,10 +154,25 @@ for scenario in "${scenarios[@]}"; do
   done
   redis_cpu=$(awk -v a="$(cpu_seconds "$redis_pid")" -v b="$redis_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
   pg_cpu=$(awk -v a="$(postgres_cpu_seconds)" -v b="$pg_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
+  if [ -n "$WINDOW_PROBE_DELTA" ]; then
+    read -r -a delta <<<"$WINDOW_PROBE_DELTA"
+    n=${#pids[@]}
+    node_cpu=""
+    for i in "${!pids[@]}"; do
+      node_cpu+="$(awk -v a="${delta[$i]}" -v s="$WINDOW_SECONDS" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %%", a / hz / s * 100 }') "
+    done
+    redis_cpu=$(awk -v a="${delta[$n]}" -v s="$WINDOW_SECONDS" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %%", a / hz / s * 100 }')
+    pg_cpu=$(awk -v a="${delta[$((n + 1))]}" -v s="$WINDOW_SECONDS" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %%", a / hz / s * 100 }')
+    MACHINE_BUSY=$(awk -v b="${delta[$((n + 2))]}" -v t="${delta[$((n + 3))]}" 'BEGIN { printf "%.0f", b / t * 100 }')
+    LT_CPU=$LT_CPU_WINDOW
+    cpu_seconds_base=$WINDOW_SECONDS
+  else
+    cpu_seconds_base=$RUN_SECONDS
+  fi
   evalsha1=$(evalsha)
   commits=$(awk -v a="${evalsha1:-0}" -v b="$evalsha0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f", (a - b) / s }')
   if [ -s "$report" ]; then
-    python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$pg_cpu" "$LT_CPU" "$RUN_SECONDS" "$commits" "$LOAD_BEFORE" \
+    python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$pg_cpu" "$LT_CPU" "$cpu_seconds_base" "$commits" "$LOAD_BEFORE" \
       "$LOAD_AFTER" "$duration" "$MACHINE_BUSY" <<'EOF' | tee -a "$summary"
 import json, sys
 report, name, node_cpu, redis_cpu, pg_cpu, lt_cpu, seconds, commits, before, after, duration, busy = sys.argv[1:13]

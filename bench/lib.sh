@@ -1,27 +1,70 @@
 # Shared by the bench scripts: starting a node or an echo target, sampling CPU and memory from
 # /proc, and summarising a loadtest report. Source it; it defines functions only.
 
-# CPU seconds (user + system) a process has used so far; 0 when it is gone.
-cpu_seconds() {
-  local pid=$1 ticks
-  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || { echo 0; return; }
-  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+# The samplers below run while the load runs, several inside the measured window: they use bash
+# builtins only, no awk, getconf or pgrep per sample. On this 2-core VM a fork and exec costs
+# milliseconds of CPU, and the sampler that called awk and getconf for every PostgreSQL process
+# at the window's edges took both cores for ~0.7 s — a broadcast p99 spike of 0.3–1.3 s that
+# was the benchmark's own (docs/performance.md, 2026-12-05 evening).
+CLK_TCK=$(getconf CLK_TCK)
+
+# Sets TICKS to the CPU clock ticks (user + system) process $1 has used so far; 0 when it is gone.
+read_ticks() {
+  local stat
+  local -a f
+  TICKS=0
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+  # The command name (field 2) may hold spaces and parentheses: fields follow the last ")".
+  read -r -a f <<<"${stat##*) }"
+  TICKS=$((f[11] + f[12]))  # utime and stime, fields 14 and 15
 }
 
-# CPU seconds all PostgreSQL server processes (postmaster and backends) have used so far.
+# Clock ticks as seconds with two decimals.
+ticks_to_seconds() { printf '%d.%02d' $(($1 / CLK_TCK)) $(($1 % CLK_TCK * 100 / CLK_TCK)); }
+
+# CPU seconds (user + system) a process has used so far; 0.00 when it is gone.
+cpu_seconds() {
+  read_ticks "$1"
+  ticks_to_seconds "$TICKS"
+}
+
+# Sets TICKS to the CPU ticks all PostgreSQL server processes (postmaster and backends) have used.
+postgres_ticks() {
+  local d comm sum=0
+  for d in /proc/[0-9]*; do
+    { read -r comm <"$d/comm"; } 2>/dev/null || continue
+    [ "$comm" = postgres ] || continue
+    read_ticks "${d#/proc/}"
+    sum=$((sum + TICKS))
+  done
+  TICKS=$sum
+}
+
+# CPU seconds all PostgreSQL server processes have used so far.
 postgres_cpu_seconds() {
-  local total=0 p
-  for p in $(pgrep -x postgres || true); do total=$(awk -v a="$total" -v b="$(cpu_seconds "$p")" 'BEGIN { printf "%.2f", a + b }'); done
-  echo "$total"
+  postgres_ticks
+  ticks_to_seconds "$TICKS"
 }
 
 # Resident memory of a process in KiB.
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_kib() {
+  local key value _
+  while read -r key value _; do
+    [ "$key" = VmRSS: ] && { echo "$value"; return; }
+  done <"/proc/$1/status" 2>/dev/null
+  echo 0
+}
 
-load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+load_average() { local a b c _; read -r a b c _ </proc/loadavg; echo "$a $b $c"; }
 
 # "busy total" jiffies of the whole machine (all CPUs) from /proc/stat; busy excludes idle and iowait.
-machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+machine_ticks() {
+  local -a f
+  local total=0 i
+  read -r -a f </proc/stat  # cpu user nice system idle iowait …
+  for ((i = 1; i < ${#f[@]}; i++)); do total=$((total + f[i])); done
+  echo "$((total - f[4] - f[5])) $total"
+}
 
 wait_for_port() {
   local port=$1 tries=0
@@ -35,63 +78,81 @@ wait_for_port() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Runs "$@" (a loadtest) in the background while sampling, once a second, the CPU of $SAMPLE_PID
-# (the server) and of the loadtest process tree, and the server's RSS at $STEADY_AT seconds.
+# (the server) and of the loadtest process tree, and — when STEADY_AT is set — the server's RSS
+# and sockets at $STEADY_AT seconds.
 # Sets LT_RC, LT_CPU (seconds, all worker processes), SRV_CPU (seconds during the run),
-# SRV_RSS_STEADY (KiB), RUN_SECONDS, LOAD_BEFORE, LOAD_AFTER, MACHINE_BUSY (share of all CPUs
-# busy during the run, %). LOADTEST_NICE=N runs the loadtest at nice N (a negative value keeps a
-# single-threaded generator from being starved by many server threads; see bench/README.md).
-# With WINDOW_FROM and WINDOW_TO (seconds into the run) it also sets SRV_CPU_WINDOW and
-# LT_CPU_WINDOW (CPU seconds inside that window) and WINDOW_SECONDS.
+# SRV_RSS_STEADY (KiB), SRV_SOCKETS_STEADY, RUN_SECONDS, LOAD_BEFORE, LOAD_AFTER, MACHINE_BUSY
+# (share of all CPUs busy during the run, %). LOADTEST_NICE=N runs the loadtest at nice N (a
+# negative value keeps a single-threaded generator from being starved by many server threads;
+# see bench/README.md). With WINDOW_FROM and WINDOW_TO (seconds into the run) it also sets
+# SRV_CPU_WINDOW and LT_CPU_WINDOW (CPU seconds inside that window) and WINDOW_SECONDS; with
+# WINDOW_PROBE (a command printing numbers, e.g. CPU seconds of several processes) also
+# WINDOW_PROBE_DELTA, what each number grew by inside the window. Seconds into the run are wall
+# clock ($SECONDS), not loop turns. Inside the window nothing here starts a process but `sleep`
+# (and what WINDOW_PROBE runs); the /metrics request and the RSS read of STEADY_AT are the one
+# exception, so callers put STEADY_AT after the CPU window (WINDOW_TO), or leave it unset.
 run_sampled() {
-  local start end srv_cpu0 pid
-  declare -A last_cpu=()
+  local start pid srv0 ticks0 p
+  declare -A last_ticks=()
   LOAD_BEFORE=$(load_average)
-  srv_cpu0=$(cpu_seconds "$SAMPLE_PID")
-  start=$(date +%s.%N)
-  local ticks0
+  read_ticks "$SAMPLE_PID"; srv0=$TICKS
   ticks0=$(machine_ticks)
+  start=$SECONDS
+  local t0_ns=$EPOCHREALTIME
   if [ -n "${LOADTEST_NICE:-}" ]; then nice -n "$LOADTEST_NICE" "$@" & else "$@" & fi
   pid=$!
   SRV_RSS_STEADY=0
+  SRV_SOCKETS_STEADY=""
   SRV_CPU_WINDOW=""
   LT_CPU_WINDOW=""
   WINDOW_SECONDS=""
-  local elapsed=0 w_srv0="" w_lt0="" w_t0=""
-  lt_tree_cpu() {
-    local sum=0 p
-    for p in "${!last_cpu[@]}"; do sum=$(awk -v a="$sum" -v b="${last_cpu[$p]}" 'BEGIN { printf "%.2f", a + b }'); done
+  WINDOW_PROBE_DELTA=""
+  local elapsed=0 w_srv0="" w_lt0="" w_t0="" w_probe0="" steady_done="" window_done=""
+  local tree=("$pid") tree_at=-1
+  lt_tree_ticks() {
+    local sum=0 q
+    for q in "${!last_ticks[@]}"; do sum=$((sum + last_ticks[$q])); done
     echo "$sum"
   }
   while kill -0 "$pid" 2>/dev/null; do
-    for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
-      local c
-      c=$(cpu_seconds "$p")
-      [ "$c" != 0 ] && last_cpu[$p]=$c
+    elapsed=$((SECONDS - start))
+    # Worker processes start with the run: look for them a few times, not every second.
+    if [ "$tree_at" -lt 0 ] || { [ "$tree_at" -lt 3 ] && [ "$elapsed" -ge 3 ]; }; then
+      tree=("$pid" $(pgrep -P "$pid" 2>/dev/null || true))
+      tree_at=$elapsed
+    fi
+    for p in "${tree[@]}"; do
+      read_ticks "$p"
+      [ "$TICKS" != 0 ] && last_ticks[$p]=$TICKS
     done
-    if [ -n "${WINDOW_FROM:-}" ] && [ "$elapsed" -eq "$WINDOW_FROM" ]; then
-      w_srv0=$(cpu_seconds "$SAMPLE_PID"); w_lt0=$(lt_tree_cpu); w_t0=$(date +%s.%N)
+    if [ -n "${WINDOW_FROM:-}" ] && [ -z "$w_t0" ] && [ "$elapsed" -ge "$WINDOW_FROM" ]; then
+      read_ticks "$SAMPLE_PID"; w_srv0=$TICKS; w_lt0=$(lt_tree_ticks); w_t0=$EPOCHREALTIME
+      [ -n "${WINDOW_PROBE:-}" ] && w_probe0=$($WINDOW_PROBE)
     fi
-    if [ -n "$w_t0" ] && [ -n "${WINDOW_TO:-}" ] && [ "$elapsed" -eq "$WINDOW_TO" ]; then
-      SRV_CPU_WINDOW=$(awk -v a="$(cpu_seconds "$SAMPLE_PID")" -v b="$w_srv0" 'BEGIN { printf "%.1f", a - b }')
-      LT_CPU_WINDOW=$(awk -v a="$(lt_tree_cpu)" -v b="$w_lt0" 'BEGIN { printf "%.1f", a - b }')
-      WINDOW_SECONDS=$(awk -v a="$(date +%s.%N)" -v b="$w_t0" 'BEGIN { printf "%.1f", a - b }')
+    if [ -n "$w_t0" ] && [ -z "$window_done" ] && [ -n "${WINDOW_TO:-}" ] && [ "$elapsed" -ge "$WINDOW_TO" ]; then
+      window_done=1
+      read_ticks "$SAMPLE_PID"; SRV_CPU_WINDOW=$(ticks_to_seconds $((TICKS - w_srv0)))
+      LT_CPU_WINDOW=$(ticks_to_seconds $(($(lt_tree_ticks) - w_lt0)))
+      WINDOW_SECONDS=$(awk -v a="$EPOCHREALTIME" -v b="$w_t0" 'BEGIN { printf "%.1f", a - b }')
+      if [ -n "${WINDOW_PROBE:-}" ]; then
+        WINDOW_PROBE_DELTA=$(printf '%s\n%s\n' "$w_probe0" "$($WINDOW_PROBE)" |
+          awk 'NR == 1 { for (i = 1; i <= NF; i++) a[i] = $i } NR == 2 { for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), $i - a[i]; print "" }')
+      fi
     fi
-    if [ "$elapsed" -eq "${STEADY_AT:-30}" ]; then
+    if [ -n "${STEADY_AT:-}" ] && [ -z "$steady_done" ] && [ "$elapsed" -ge "$STEADY_AT" ]; then
+      steady_done=1
       SRV_RSS_STEADY=$(rss_kib "$SAMPLE_PID")
       # The sockets the node held: WebSockets and plain HTTP connections (the /status keep-alives).
       SRV_SOCKETS_STEADY=$(curl -s "http://127.0.0.1:${SAMPLE_PORT}/metrics" |
         awk '$1 == "tandem_connections" || $1 == "tandem_http_connections" {n += $2} END {if (NR) printf "%d", n}')
     fi
     sleep 1
-    elapsed=$((elapsed + 1))
   done
   wait "$pid"
   LT_RC=$?
-  end=$(date +%s.%N)
-  SRV_CPU=$(awk -v a="$(cpu_seconds "$SAMPLE_PID")" -v b="$srv_cpu0" 'BEGIN { printf "%.1f", a - b }')
-  LT_CPU=0
-  for p in "${!last_cpu[@]}"; do LT_CPU=$(awk -v a="$LT_CPU" -v b="${last_cpu[$p]}" 'BEGIN { printf "%.1f", a + b }'); done
-  RUN_SECONDS=$(awk -v a="$end" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+  read_ticks "$SAMPLE_PID"; SRV_CPU=$(ticks_to_seconds $((TICKS - srv0)))
+  LT_CPU=$(ticks_to_seconds "$(lt_tree_ticks)")
+  RUN_SECONDS=$(awk -v a="$EPOCHREALTIME" -v b="$t0_ns" 'BEGIN { printf "%.1f", a - b }')
   MACHINE_BUSY=$(echo "$ticks0 $(machine_ticks)" | awk '{ printf "%.0f", ($3 - $1) / ($4 - $2) * 100 }')
   LOAD_AFTER=$(load_average)
 }

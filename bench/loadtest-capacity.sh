@@ -50,7 +50,7 @@ level() {
   local name=$1 clients=$2
   shift 2
   local report="$out/capacity-$name.json"
-  SAMPLE_PID=$echo_pid SAMPLE_PORT=$port STEADY_AT=1000 \
+  SAMPLE_PID=$echo_pid SAMPLE_PORT=$port \
     run_sampled taskset -c 0 "$binary" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" \
     --room-size 4 --ramp 2000 --duration "${duration}s" --warmup 8s --quiet --out "$report" "$@" \
     >"$out/capacity-$name.txt" 2>&1 || true

@@ -118,7 +118,7 @@ for scenario in "${scenarios[@]}"; do
   fi
 
   report="$out/$scenario.json"
-  SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((warmup + duration / 2)) \
+  SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((warmup + duration - 1)) \
     WINDOW_FROM=$warmup WINDOW_TO=$((warmup + duration - 2)) \
     run_sampled "${loadtest_cpus[@]}" "${LOADTEST_BINARY:-$binary}" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "$((warmup + duration))s" --warmup "${warmup}s" --workers "$workers" \
