@@ -130,10 +130,13 @@ for scenario in "${scenarios[@]}"; do
   # Sampled at both ends of the recorded window (bash builtins only: see bench/lib.sh): every
   # node's, Redis's and PostgreSQL's CPU ticks, then the machine's busy and total jiffies.
   probe() {
-    local p out=""
-    for p in "${pids[@]}" "$redis_pid"; do read_ticks "$p"; out+="$TICKS "; done
+    local p
+    PROBE=""
+    for p in "${pids[@]}" "$redis_pid"; do read_ticks "$p"; PROBE+="$TICKS "; done
     postgres_ticks
-    echo "$out$TICKS $(machine_ticks)"
+    PROBE+="$TICKS "
+    machine_ticks_into
+    PROBE+="$MACHINE_TICKS"
   }
   evalsha() { redis-cli -p "$redis_port" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ {print $3}'; }
   evalsha0=$(evalsha); evalsha0=${evalsha0:-0}

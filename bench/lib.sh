@@ -46,24 +46,32 @@ postgres_cpu_seconds() {
   ticks_to_seconds "$TICKS"
 }
 
-# Resident memory of a process in KiB.
+# Resident memory of a process in KiB. The file is taken in one read: read line by line, bash
+# seeks back after each line and the kernel renders the file anew for the next read, so lines
+# whose length changed in between (VmSize, VmHWM of a busy process) shift and VmRSS can be missed.
 rss_kib() {
-  local key value _
-  while read -r key value _; do
-    [ "$key" = VmRSS: ] && { echo "$value"; return; }
-  done <"/proc/$1/status" 2>/dev/null
-  echo 0
+  local status="" rest
+  { read -r -d '' status <"/proc/$1/status"; } 2>/dev/null
+  rest=${status#*VmRSS:}
+  [ "$rest" = "$status" ] && { echo 0; return; }
+  read -r rest _ <<<"$rest"
+  echo "$rest"
 }
 
 load_average() { local a b c _; read -r a b c _ </proc/loadavg; echo "$a $b $c"; }
 
-# "busy total" jiffies of the whole machine (all CPUs) from /proc/stat; busy excludes idle and iowait.
-machine_ticks() {
+# Sets MACHINE_TICKS to "busy total" jiffies of the whole machine (all CPUs) from /proc/stat; busy
+# excludes idle and iowait. machine_ticks prints them.
+machine_ticks_into() {
   local -a f
   local total=0 i
   read -r -a f </proc/stat  # cpu user nice system idle iowait …
   for ((i = 1; i < ${#f[@]}; i++)); do total=$((total + f[i])); done
-  echo "$((total - f[4] - f[5])) $total"
+  MACHINE_TICKS="$((total - f[4] - f[5])) $total"
+}
+machine_ticks() {
+  machine_ticks_into
+  echo "$MACHINE_TICKS"
 }
 
 wait_for_port() {
@@ -86,11 +94,12 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # negative value keeps a single-threaded generator from being starved by many server threads;
 # see bench/README.md). With WINDOW_FROM and WINDOW_TO (seconds into the run) it also sets
 # SRV_CPU_WINDOW and LT_CPU_WINDOW (CPU seconds inside that window) and WINDOW_SECONDS; with
-# WINDOW_PROBE (a command printing numbers, e.g. CPU seconds of several processes) also
-# WINDOW_PROBE_DELTA, what each number grew by inside the window. Seconds into the run are wall
-# clock ($SECONDS), not loop turns. Inside the window nothing here starts a process but `sleep`
-# (and what WINDOW_PROBE runs); the /metrics request and the RSS read of STEADY_AT are the one
-# exception, so callers put STEADY_AT after the CPU window (WINDOW_TO), or leave it unset.
+# WINDOW_PROBE (a function that sets PROBE to integers, e.g. CPU ticks of several processes,
+# with bash builtins) also WINDOW_PROBE_DELTA, what each integer grew by inside the window.
+# Seconds into the run are wall clock ($SECONDS), not loop turns. While the loadtest records,
+# nothing here starts a process but `sleep` once a second; the /metrics request and the RSS
+# read of STEADY_AT are the exception, so callers put STEADY_AT before the recorded window (after
+# the ramp) or leave it unset.
 run_sampled() {
   local start pid srv0 ticks0 p
   declare -A last_ticks=()
@@ -107,16 +116,17 @@ run_sampled() {
   LT_CPU_WINDOW=""
   WINDOW_SECONDS=""
   WINDOW_PROBE_DELTA=""
-  local elapsed=0 w_srv0="" w_lt0="" w_t0="" w_probe0="" steady_done="" window_done=""
-  local tree=("$pid") tree_at=-1
-  lt_tree_ticks() {
-    local sum=0 q
-    for q in "${!last_ticks[@]}"; do sum=$((sum + last_ticks[$q])); done
-    echo "$sum"
+  local elapsed=0 w_srv0="" w_lt0="" w_t0="" w_probe0="" w_srv1="" w_lt1="" w_t1="" w_probe1="" steady_done=""
+  local tree=("$pid") tree_at=-1 lt_ticks=0
+  # Sets lt_ticks to the CPU ticks of the loadtest's processes as last seen.
+  sum_lt_ticks() {
+    local q
+    lt_ticks=0
+    for q in "${!last_ticks[@]}"; do lt_ticks=$((lt_ticks + last_ticks[$q])); done
   }
   while kill -0 "$pid" 2>/dev/null; do
     elapsed=$((SECONDS - start))
-    # Worker processes start with the run: look for them a few times, not every second.
+    # Worker processes start with the run: look for them twice, not every second.
     if [ "$tree_at" -lt 0 ] || { [ "$tree_at" -lt 3 ] && [ "$elapsed" -ge 3 ]; }; then
       tree=("$pid" $(pgrep -P "$pid" 2>/dev/null || true))
       tree_at=$elapsed
@@ -125,19 +135,18 @@ run_sampled() {
       read_ticks "$p"
       [ "$TICKS" != 0 ] && last_ticks[$p]=$TICKS
     done
+    # The window's edges record raw counters only; the arithmetic waits until the run is over.
     if [ -n "${WINDOW_FROM:-}" ] && [ -z "$w_t0" ] && [ "$elapsed" -ge "$WINDOW_FROM" ]; then
-      read_ticks "$SAMPLE_PID"; w_srv0=$TICKS; w_lt0=$(lt_tree_ticks); w_t0=$EPOCHREALTIME
-      [ -n "${WINDOW_PROBE:-}" ] && w_probe0=$($WINDOW_PROBE)
+      w_t0=$EPOCHREALTIME
+      read_ticks "$SAMPLE_PID"; w_srv0=$TICKS
+      sum_lt_ticks; w_lt0=$lt_ticks
+      [ -n "${WINDOW_PROBE:-}" ] && { $WINDOW_PROBE; w_probe0=$PROBE; }
     fi
-    if [ -n "$w_t0" ] && [ -z "$window_done" ] && [ -n "${WINDOW_TO:-}" ] && [ "$elapsed" -ge "$WINDOW_TO" ]; then
-      window_done=1
-      read_ticks "$SAMPLE_PID"; SRV_CPU_WINDOW=$(ticks_to_seconds $((TICKS - w_srv0)))
-      LT_CPU_WINDOW=$(ticks_to_seconds $(($(lt_tree_ticks) - w_lt0)))
-      WINDOW_SECONDS=$(awk -v a="$EPOCHREALTIME" -v b="$w_t0" 'BEGIN { printf "%.1f", a - b }')
-      if [ -n "${WINDOW_PROBE:-}" ]; then
-        WINDOW_PROBE_DELTA=$(printf '%s\n%s\n' "$w_probe0" "$($WINDOW_PROBE)" |
-          awk 'NR == 1 { for (i = 1; i <= NF; i++) a[i] = $i } NR == 2 { for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), $i - a[i]; print "" }')
-      fi
+    if [ -n "$w_t0" ] && [ -z "$w_t1" ] && [ -n "${WINDOW_TO:-}" ] && [ "$elapsed" -ge "$WINDOW_TO" ]; then
+      w_t1=$EPOCHREALTIME
+      read_ticks "$SAMPLE_PID"; w_srv1=$TICKS
+      sum_lt_ticks; w_lt1=$lt_ticks
+      [ -n "${WINDOW_PROBE:-}" ] && { $WINDOW_PROBE; w_probe1=$PROBE; }
     fi
     if [ -n "${STEADY_AT:-}" ] && [ -z "$steady_done" ] && [ "$elapsed" -ge "$STEADY_AT" ]; then
       steady_done=1
@@ -148,10 +157,20 @@ run_sampled() {
     fi
     sleep 1
   done
+  if [ -n "$w_t1" ]; then
+    SRV_CPU_WINDOW=$(ticks_to_seconds $((w_srv1 - w_srv0)))
+    LT_CPU_WINDOW=$(ticks_to_seconds $((w_lt1 - w_lt0)))
+    WINDOW_SECONDS=$(awk -v a="$w_t1" -v b="$w_t0" 'BEGIN { printf "%.1f", a - b }')
+    if [ -n "${WINDOW_PROBE:-}" ]; then
+      WINDOW_PROBE_DELTA=$(printf '%s\n%s\n' "$w_probe0" "$w_probe1" |
+        awk 'NR == 1 { for (i = 1; i <= NF; i++) a[i] = $i } NR == 2 { for (i = 1; i <= NF; i++) printf "%s%d", (i > 1 ? " " : ""), $i - a[i]; print "" }')
+    fi
+  fi
   wait "$pid"
   LT_RC=$?
   read_ticks "$SAMPLE_PID"; SRV_CPU=$(ticks_to_seconds $((TICKS - srv0)))
-  LT_CPU=$(ticks_to_seconds "$(lt_tree_ticks)")
+  sum_lt_ticks
+  LT_CPU=$(ticks_to_seconds "$lt_ticks")
   RUN_SECONDS=$(awk -v a="$EPOCHREALTIME" -v b="$t0_ns" 'BEGIN { printf "%.1f", a - b }')
   MACHINE_BUSY=$(echo "$ticks0 $(machine_ticks)" | awk '{ printf "%.0f", ($3 - $1) / ($4 - $2) * 100 }')
   LOAD_AFTER=$(load_average)

@@ -23,7 +23,8 @@
 # NODE_ARGS: more `tandem serve` options, e.g. NODE_ARGS="--set server.threads=1".
 # LOADTEST_ARGS: more `tandem loadtest` options, e.g. LOADTEST_ARGS="--status-interval 0" (the
 # extension profile without its /status polling). RSS per socket divides by the sockets the node
-# reports at the steady point (tandem_connections + tandem_http_connections).
+# reports (tandem_connections + tandem_http_connections) when RSS is read, 2 s before the recorded
+# window (every client joined; the request and its answer stay out of the latencies).
 #
 # PROFILE_SECONDS=N (bench/profile.sh sets it): also record N seconds of the node's stacks with
 # perf, from 5 s into the recorded window, and draw them as $OUT_DIR/<scenario>.flame.svg. The
@@ -118,7 +119,7 @@ for scenario in "${scenarios[@]}"; do
   fi
 
   report="$out/$scenario.json"
-  SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((warmup + duration - 1)) \
+  SAMPLE_PID=$node_pid SAMPLE_PORT=$port STEADY_AT=$((warmup - 2)) \
     WINDOW_FROM=$warmup WINDOW_TO=$((warmup + duration - 2)) \
     run_sampled "${loadtest_cpus[@]}" "${LOADTEST_BINARY:-$binary}" loadtest --url "ws://127.0.0.1:$port/ws" --clients "$clients" --room-size 4 \
     --profile "$lt_profile" --ramp "$ramp" --duration "$((warmup + duration))s" --warmup "${warmup}s" --workers "$workers" \
