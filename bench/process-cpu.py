@@ -8,8 +8,10 @@ Roles: node (`tandem serve`), loadtest (`tandem loadtest`), redis, postgres (eve
 process: postmaster and backends), kernel (kernel threads) and other. The report's window starts
 OFFSET seconds after the first sample in which a loadtest runs and lasts LENGTH seconds; it
 prints one JSON object: user + system CPU per role, user CPU alone per role (`user`), and each
-node's figure (`nodes_each`). The bench scripts report the nodes, Redis and the loadtest over the
-whole run; this adds PostgreSQL and everything else, over the steady part only. Run `record` in
+node's figure (`nodes_each`). cluster-crossnode.sh reports the nodes, Redis, PostgreSQL and the
+loadtest over its recorded window itself (since 2026-12-05 evening); this adds kernel threads and
+everything else. It is a Python process waking once a second: cheap, but not nothing on two
+cores, so figures taken with it beside a run are a little pessimistic. Run `record` in
 the background next to a bench script, e.g.
 
     bench/process-cpu.py record /tmp/cpu.jsonl 80 & bench/cluster-crossnode.sh -d 35 ext-5000; wait
