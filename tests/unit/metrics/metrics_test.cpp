@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string>
+#include <vector>
 
 #include "core/metrics/metrics.hpp"
 
@@ -123,4 +127,19 @@ TEST_CASE("process metrics come from /proc and are plausible", "[metrics]") {
   const double start = value_of(text, "process_start_time_seconds");
   CHECK(start > 1.6e9);
   CHECK(start <= static_cast<double>(std::time(nullptr)) + 1);
+}
+
+TEST_CASE("process_open_fds follows descriptors as they open and close", "[metrics]") {
+  Registry registry;
+  tandem::metrics::register_process_metrics(registry);
+  const double before = value_of(registry.render(), "process_open_fds");
+  std::vector<int> fds;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    fds.push_back(fd);
+  }
+  CHECK(value_of(registry.render(), "process_open_fds") == before + 64);
+  for (const int fd : fds) ::close(fd);
+  CHECK(value_of(registry.render(), "process_open_fds") == before);
 }
