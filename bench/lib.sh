@@ -4,7 +4,7 @@
 # The samplers below run while the load runs, several inside the measured window: they use bash
 # builtins only, no awk, getconf or pgrep per sample. On this 2-core VM a fork and exec costs
 # milliseconds of CPU, and the sampler that called awk and getconf for every PostgreSQL process
-# at the window's edges took both cores for ~0.7 s — a broadcast p99 spike of 0.3–1.3 s that
+# at the window's edges took both cores for ~0.7 s — a broadcast p99 spike of 0.1–1.3 s that
 # was the benchmark's own (docs/performance.md, 2026-12-05 evening).
 CLK_TCK=$(getconf CLK_TCK)
 
