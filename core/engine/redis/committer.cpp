@@ -9,6 +9,7 @@
 
 #include "core/engine/records.hpp"
 #include "core/engine/redis/audit_copier.hpp"
+#include "core/engine/redis/change.hpp"
 #include "core/engine/redis/link.hpp"
 #include "core/engine/redis/restorer.hpp"
 #include "core/engine/redis/router.hpp"
@@ -20,11 +21,18 @@ namespace tandem::engine::redis {
 namespace {
 
 // A change that keeps losing the compare-and-set to other nodes is retried (with a random pause
-// of up to kCasJitter after the first kCasEagerAttempts) for at most kCasBudget, then reported
-// not applied (ERROR server_busy).
+// of up to kCasJitter after the first kCasEagerAttempts). A client's frame or JOIN is retried for
+// at most kCasBudget, then reported not applied (ERROR server_busy). A departure (LEAVE,
+// disconnect) and a change nobody waits for (a deadline, a clean-up) are retried kCasAttempts
+// times however long they take: when a whole cluster's clients leave at once, each round waits
+// behind thousands of other commits in Redis, and a wall-clock budget gave up on most of the
+// departures that a few more rounds would have committed, leaving the members seated until their
+// sockets closed (docs/performance.md, 2026-12-05 night). Every lost round means another change
+// of the room was committed, so this bound is on the room's progress, not on Redis's speed.
 constexpr int kCasEagerAttempts = 3;
 constexpr auto kCasJitter = std::chrono::microseconds(2000);
 constexpr auto kCasBudget = std::chrono::seconds(2);
+constexpr int kCasAttempts = 32;
 // The controller's POSITION_UPDATE (twice a second) is committed only when it starts or stops
 // playback, moves a paused room's position, or moves a playing room's position more than this
 // away from the committed position extrapolated to now: while a video plays normally the
@@ -45,55 +53,6 @@ constexpr std::size_t kTrackedAddresses = 100'000;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
 // Rounds of reconcile_room for one room (each removes one ghost member).
 constexpr int kReconcileRounds = 64;
-
-// The part of a room that a frame may change without broadcasting or auditing (the controller's
-// POSITION_UPDATE, a counted READY), so that a frame that changed only bookkeeping (last_seen,
-// last_activity) is not committed. Members, host, URL, guest control and seq change only with a
-// broadcast or an audit record, which is committed anyway.
-struct Digest {
-  double current_time;
-  bool is_playing;
-  room::Millis position_at;
-  std::optional<room::Millis> host_grace;
-  std::uint64_t gate_id;
-  std::size_t gate_ready;
-  std::size_t gate_expected;
-  bool exists;
-  bool archived;
-  bool operator==(const Digest&) const = default;
-};
-
-Digest digest(const room::RoomState& s) {
-  return Digest{s.current_time, s.is_playing, s.position_at, s.host_grace_deadline, s.gate ? s.gate->id : 0,
-                s.gate ? s.gate->ready.size() : 0, s.gate ? s.gate->expected.size() : 0, s.exists, s.archived};
-}
-
-Digest without_position(Digest d) {
-  d.current_time = 0;
-  d.position_at = 0;
-  return d;
-}
-
-// Nothing of the playback moved from `before` to `after` but the position.
-bool only_position_moved(const Digest& before, const Digest& after) {
-  return without_position(after) == without_position(before);
-}
-
-// Effects that are committed whatever the input: a sequenced frame, an audit record, the end.
-bool sequences_or_audits(const room::Effects& fx) {
-  return !fx.audit.empty() || fx.archived ||
-         std::any_of(fx.frames.begin(), fx.frames.end(), [](const auto& f) { return f.sequenced; });
-}
-
-// Inputs that may change which nodes have members in the room.
-bool may_change_members(const room::Input& input) {
-  const auto* frame = std::get_if<room::FrameInput>(&input);
-  return !frame || std::holds_alternative<proto::Leave>(frame->frame.body);
-}
-
-bool seats(const room::RoomState& s, const room::ConnId& conn) {
-  return std::any_of(s.members.begin(), s.members.end(), [&](const room::Member& m) { return m.conn == conn; });
-}
 
 }  // namespace
 
@@ -239,11 +198,11 @@ std::size_t RoomCommitter::local_room_count() const {
 // ---- changes ---------------------------------------------------------------------------------
 
 awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input, room::ConnId origin, bool* gone) {
-  if (const auto* left = std::get_if<room::DisconnectInput>(&input); left && !left->switching) {
-    unbind(left->conn, room_id);  // the connection is gone: it holds no binding from now on
-  }
+  const room::DisconnectInput* left = departure(input);
+  if (left) unbind(left->conn, room_id);  // the connection is gone: it holds no binding from now on
   auto r = entry(room_id);
   ++r->users;
+  if (left) r->departing.push_back(left->conn);  // see fold_departures
   co_await lock(r);
   Result result;
   try {
@@ -255,6 +214,7 @@ awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input
   if (gone) *gone = r->loaded && !r->state.exists;
   unlock(*r);
   if (result.outcome.applied && result.version != 0 && !origin.empty()) co_await wait_processed(r, result.version);
+  if (left) std::erase(r->departing, left->conn);
   --r->users;
   release(r);
   if (!result.outcome.applied && std::holds_alternative<room::DisconnectInput>(input)) {
@@ -339,8 +299,12 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
   const auto* frame_input = std::get_if<room::FrameInput>(&input);
   const bool relay_kind = frame_input && std::holds_alternative<proto::Relay>(frame_input->frame.body);
   const bool heartbeat_kind = frame_input && std::holds_alternative<proto::HostHeartbeat>(frame_input->frame.body);
+  const bool client_waits = !origin.empty() && !departs(input);
   const auto give_up = std::chrono::steady_clock::now() + kCasBudget;
-  for (int attempt = 0; std::chrono::steady_clock::now() < give_up; ++attempt) {
+  const auto may_try = [&](int attempt) {
+    return client_waits ? std::chrono::steady_clock::now() < give_up : attempt < kCasAttempts;
+  };
+  for (int attempt = 0; may_try(attempt); ++attempt) {
     if (attempt >= kCasEagerAttempts) {
       // Several nodes keep committing to this room at once: step back a random moment.
       std::uniform_int_distribution<std::int64_t> pause(0, kCasJitter.count());
@@ -390,6 +354,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     const std::size_t members_before = r.state.members.size();
     const room::Millis now = std::max(epoch_ms(), r.state.last_activity);
     room::Effects fx = room::apply(r.state, input, now, ctx_.settings);
+    if (const auto* left = departure(input)) fold_departures(r, left->conn, fx, now);
     if (!restored_audit.empty()) fx.audit.insert(fx.audit.begin(), restored_audit.begin(), restored_audit.end());
 
     const Digest after = quiet_kind ? digest(r.state) : Digest{};
@@ -457,8 +422,13 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
     co_return result;
   }
   settle_restore(RoomRestorer::Fate::dropped);
-  spdlog::warn("cluster: room {}: gave up after {} ms of conflicting commits", r.id,
-               std::chrono::duration_cast<std::chrono::milliseconds>(kCasBudget).count());
+  ctx_.metrics.cas_abandoned.inc();
+  if (client_waits) {
+    spdlog::warn("cluster: room {}: gave up after {} ms of conflicting commits", r.id,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(kCasBudget).count());
+  } else {
+    spdlog::warn("cluster: room {}: gave up after {} conflicting commits", r.id, kCasAttempts);
+  }
   r.loaded = false;
   co_return result;
 }
@@ -489,6 +459,15 @@ void RoomCommitter::after_commit(RoomEntry& r, bool ended, const Commit& commit,
   if (ended) {
     r.state = room::RoomState{};
     r.state.room_id = r.id;
+  }
+}
+
+void RoomCommitter::fold_departures(RoomEntry& r, const room::ConnId& first, room::Effects& fx, room::Millis now) {
+  for (const auto& conn : r.departing) {
+    if (fx.archived || !r.state.exists) return;
+    if (conn == first || !seats(r.state, conn)) continue;
+    const room::Input input = room::DisconnectInput{conn, false};
+    append_effects(fx, room::apply(r.state, input, now, ctx_.settings));
   }
 }
 

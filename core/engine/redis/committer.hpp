@@ -27,7 +27,9 @@ class RoomRestorer;
 // Guarantees:
 // * One change at a time per room on this node (an async lock per cached room); across nodes
 //   the compare-and-set on the room's version decides the one order. A change that keeps
-//   losing is retried for at most kCasBudget, then reported not applied (server_busy).
+//   losing is retried for at most kCasBudget (a client's frame or JOIN: then server_busy) or
+//   kCasAttempts times (a departure, a deadline, a clean-up), then not applied.
+// * A node's departures from one room that wait for it at the same time are committed together.
 // * A change is reported done to its origin only after its envelope came back on this node's
 //   channel and was delivered (or kDeliveryWait passed): per-connection order.
 // * Frames that change nothing committed (replies, targeted relays) go out through the router
@@ -98,6 +100,8 @@ class RoomCommitter {
     std::multimap<std::uint64_t, std::shared_ptr<asio::steady_timer>> waiters;
     std::unordered_set<room::ConnId> local_bound;
     int users = 0;  // operations in progress on the entry
+    // Connections of this node leaving the room whose room_op has not finished (fold_departures).
+    std::vector<room::ConnId> departing;
     room::Millis snapshot_at = 0;  // when this node last queued a snapshot of the room
   };
   // A connection of this node bound to a room.
@@ -128,6 +132,12 @@ class RoomCommitter {
   static bool position_near_committed(const RoomEntry& r, const room::RoomState& s, room::Millis now);
   awaitable<Result> apply_and_commit(RoomEntry& r, room::Input& input, const room::ConnId& origin);
   void after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin, room::Millis now);
+  // The departure of `first` was applied to r.state into `fx`: the other connections of this node
+  // waiting to leave the room (r.departing) are applied too, so that one commit carries them all —
+  // a node's departures from a room cost one compare-and-set round, not one each (a node
+  // draining, a party closing its tabs). Each one's own room_op then finds its seat gone and
+  // commits nothing.
+  void fold_departures(RoomEntry& r, const room::ConnId& first, room::Effects& fx, room::Millis now);
   awaitable<void> wait_processed(std::shared_ptr<RoomEntry> r, std::uint64_t version);
   // A reserved PIN attempt of a client address group (pin_attempt_script), removed from Redis
   // when it goes out of scope unless `keep` (the PIN was refused).

@@ -49,6 +49,7 @@ struct EngineMetrics {
   metrics::CounterFamily& backend_errors;
   metrics::Histogram& delivery_latency;
   metrics::Counter& cas_retries;
+  metrics::Counter& cas_abandoned;  // changes given up after kCasBudget / kCasAttempts of conflicts
   metrics::Counter& resync_closes;
   metrics::Counter& nodes_lost;
   metrics::Counter& audit_written;

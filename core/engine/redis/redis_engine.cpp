@@ -51,6 +51,8 @@ EngineMetrics::EngineMetrics(metrics::Registry& r)
                                    metrics::latency_bounds())),
       cas_retries(r.counter("tandem_cluster_cas_retries_total",
                             "Room changes applied again after another node committed first")),
+      cas_abandoned(r.counter("tandem_cluster_cas_abandoned_total",
+                              "Room changes given up after losing the compare-and-set too long or too often")),
       resync_closes(r.counter("tandem_cluster_resync_closes_total",
                               "Connections closed 1012 because they may have missed room frames")),
       nodes_lost(r.counter("tandem_cluster_nodes_lost_total", "Dead nodes this node cleaned up after")),

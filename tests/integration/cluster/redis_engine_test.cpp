@@ -8,6 +8,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -777,4 +778,119 @@ TEST_CASE("the audit copier sets aside an event PostgreSQL refuses as data and i
   CHECK(dead[0].text(1).find(R"("uid":"poison")") != std::string::npos);
   CHECK(dead[0].text(2) == "22P05");
   CHECK(node.registry.render().find("tandem_dead_letters_total{store=\"postgres\"} 1") != std::string::npos);
+}
+
+namespace {
+
+// A test's own event loop for an engine (RedisEngine's host-loop mode), run on a thread of its
+// own until stop(); hold() keeps the loop busy until the returned promise is set, so that what is
+// submitted meanwhile queues behind it.
+struct TestLoop {
+  TestLoop() : work(boost::asio::make_work_guard(io)), runner([this] { io.run(); }) {}
+  ~TestLoop() { stop(); }
+  std::shared_ptr<std::promise<void>> hold() {
+    auto release = std::make_shared<std::promise<void>>();
+    boost::asio::post(io, [gate = release->get_future().share()] { gate.wait(); });
+    return release;
+  }
+  void stop() {
+    if (!runner.joinable()) return;
+    work.reset();
+    io.stop();
+    runner.join();
+  }
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
+  std::thread runner;
+};
+
+// A node whose engine runs on a TestLoop: the loop returns from run() before the engine stops
+// (RedisEngine::stop runs a host loop on the calling thread), also when a REQUIRE ends the test.
+struct LoopNode {
+  LoopNode(const tandem::testing::RedisFixture& redis, tandem::config::Config config)
+      : node(redis, std::move(config), &loop.io) {}
+  ~LoopNode() { loop.stop(); }
+  TestLoop loop;
+  TestNode node;
+};
+
+std::uint64_t room_version(const tandem::testing::RedisFixture& redis, const std::string& room_id) {
+  return std::stoull(room_field(redis, room_id, "v"));
+}
+
+}  // namespace
+
+TEST_CASE("a node's departures from one room that wait for it together are committed together",
+          "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  LoopNode on_loop(redis, cluster_config(redis, "na"));
+  TestNode& a = on_loop.node;
+  TestLoop& loop = on_loop.loop;
+  TestNode b(redis, "nb");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  for (int n = 1; n <= 3; ++n) REQUIRE(a.join(room_id, "a" + std::to_string(n), n).seated);
+  REQUIRE(b.join(room_id, "stays", 1).seated);
+  REQUIRE(b.host.wait_for(b.conn(1), "ROOM_STATE"));
+  const std::uint64_t before = room_version(redis, room_id);
+
+  // Three of a's connections close at once: the first departure is applied and its commit sent
+  // while the other two wait for the room; those two then go in one commit.
+  auto release = loop.hold();
+  std::vector<std::future<engine::Outcome>> left;
+  for (int n = 1; n <= 3; ++n) left.push_back(a.submit_async(room_id, room::DisconnectInput{a.conn(n), false}, {}));
+  release->set_value();
+  for (auto& outcome : left) {
+    REQUIRE(outcome.wait_for(10s) == std::future_status::ready);
+    CHECK(outcome.get().applied);
+  }
+  for (int n = 1; n <= 3; ++n) CHECK(b.host.wait_for(b.conn(1), "USER_LEFT", "a" + std::to_string(n)));
+  // One commit per departure would have made it 3.
+  CHECK(room_version(redis, room_id) - before == 2);
+  const auto seqs = b.host.seqs(b.conn(1));
+  for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
+  CHECK(series_value(a.registry, "tandem_cluster_cas_abandoned_total") == 0);
+}
+
+TEST_CASE("a departure whose compare-and-set is lost after more than 2 s is retried and committed, not abandoned",
+          "[cluster][engine]") {
+  // Its connection closed (nobody waits for the change), or its client sent LEAVE (it waits).
+  const bool by_leave = GENERATE(false, true);
+  CAPTURE(by_leave);
+  tandem::testing::RedisFixture redis;
+  // No watchdog reconnect while a's loop is held for 2.5 s.
+  auto config_a = cluster_config(redis, "na");
+  config_a.redis->connect_timeout = 10s;
+  LoopNode on_loop(redis, std::move(config_a));
+  TestNode& a = on_loop.node;
+  TestLoop& loop = on_loop.loop;
+  TestNode b(redis, "nb");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  REQUIRE(a.join(room_id, "leaves-a", 1).seated);
+  REQUIRE(b.join(room_id, "leaves-b", 1).seated);
+  REQUIRE(b.join(room_id, "stays", 2).seated);
+  REQUIRE(a.host.wait_for(a.conn(1), "USER_JOINED", "stays"));
+
+  // a applies its member's departure; its commit can go out only after a held loop, by which
+  // time b has committed its own departure and more than the 2 s a client's change may wait
+  // have passed. a's commit loses the compare-and-set and must be retried all the same.
+  auto release = loop.hold();
+  tandem::proto::Frame leave;
+  leave.type = "LEAVE";
+  leave.body = tandem::proto::Leave{};
+  auto a_left = by_leave ? a.submit_async(room_id, room::FrameInput{a.conn(1), a.engine.instance(), leave}, a.conn(1))
+                         : a.submit_async(room_id, room::DisconnectInput{a.conn(1), false}, {});
+  std::promise<void> b_committed;
+  boost::asio::post(loop.io, [started = std::chrono::steady_clock::now(), gate = b_committed.get_future()] {
+    gate.wait();
+    std::this_thread::sleep_until(started + 2500ms);
+  });
+  release->set_value();
+  CHECK(b.submit(room_id, room::DisconnectInput{b.conn(1), false}, {}).applied);
+  b_committed.set_value();
+  REQUIRE(a_left.wait_for(10s) == std::future_status::ready);
+  CHECK(a_left.get().applied);
+  CHECK(b.host.wait_for(b.conn(2), "USER_LEFT", "leaves-a"));
+  CHECK(b.host.wait_for(b.conn(2), "USER_LEFT", "leaves-b"));
+  CHECK(series_value(a.registry, "tandem_cluster_cas_retries_total") >= 1);  // it did lose once
+  CHECK(series_value(a.registry, "tandem_cluster_cas_abandoned_total") == 0);
 }
