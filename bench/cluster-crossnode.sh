@@ -5,7 +5,10 @@
 # members spread over the nodes (--url once per node), so broadcast latency is cross-node latency.
 # Records broadcast and /status latency, delivery (lost/duplicated/out of order), the CPU of every
 # node, of Redis and of PostgreSQL (all its processes: the nodes' audit and snapshot writes),
-# commits per second (Redis EVALSHA calls), broadcasts per second and the load average.
+# commits per second (Redis EVALSHA calls), broadcasts per second and the load average; then the
+# teardown (every client sends LEAVE when the loadtest ends): the rooms with members when the
+# loadtest exited and the seconds until none is left, and the room changes the nodes abandoned
+# (their "gave up after" warnings, tandem_cluster_cas_abandoned_total).
 # Results: a markdown table on stdout and in $OUT/crossnode-<date>.md, one JSON report per
 # scenario in $OUT.
 #
@@ -60,8 +63,8 @@ summary="$out/crossnode-$stamp.md"
   echo "binary: $binary ($("$binary" --version)); $(redis-server --version | cut -d' ' -f1-3)"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; server.threads=$threads per node"
   echo
-  echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | PostgreSQL CPU | loadtest CPU | commits/s | broadcasts/s | machine busy | loadtest verdict | load avg before → after |'
-  echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
+  echo '| scenario | joined | broadcasts | cross-node broadcast p50 / p99 / max ms | /status p99 ms | lost/dup/ooo | errors | node CPU (each) | Redis CPU | PostgreSQL CPU | loadtest CPU | commits/s | broadcasts/s | machine busy | loadtest verdict | load avg before → after | rooms with members at loadtest exit → 0 | changes abandoned |'
+  echo '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 } | tee "$summary"
 
 pids=()
@@ -149,6 +152,28 @@ for scenario in "${scenarios[@]}"; do
     --address-per-room --quiet --out "$report" ${LOADTEST_ARGS:-} \
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \
     >"$out/crossnode-$scenario.txt" 2>&1 || true
+  # The teardown: every client left (LEAVE) when the loadtest ended. Seconds from its exit until
+  # no node has members in any room (the nodes' room indexes in Redis are empty), at most 60.
+  members_left() {
+    local key rooms=0
+    for key in $(redis-cli -p "$redis_port" --scan --pattern 'tandem:node:*:rooms'); do
+      rooms=$((rooms + $(redis-cli -p "$redis_port" scard "$key")))
+    done
+    echo "$rooms"
+  }
+  teardown_start=$EPOCHREALTIME
+  rooms_at_exit=$(members_left)
+  rooms_left=$rooms_at_exit
+  while [ "$rooms_left" -gt 0 ] && [ $((SECONDS - ${teardown_start%.*})) -lt 60 ]; do
+    sleep 0.2
+    rooms_left=$(members_left)
+  done
+  if [ "$rooms_left" -eq 0 ]; then
+    teardown="$rooms_at_exit → 0 in $(awk -v a="$EPOCHREALTIME" -v b="$teardown_start" 'BEGIN { printf "%.1f", a - b }') s"
+  else
+    teardown="$rooms_at_exit → $rooms_left after 60 s"
+  fi
+  abandoned=$(cat "$out/crossnode-$scenario".node*.log | grep -c "gave up after" || true)
 
   node_cpu=""
   for i in "${!pids[@]}"; do
@@ -176,9 +201,9 @@ for scenario in "${scenarios[@]}"; do
   commits=$(awk -v a="${evalsha1:-0}" -v b="$evalsha0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f", (a - b) / s }')
   if [ -s "$report" ]; then
     python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$pg_cpu" "$LT_CPU" "$cpu_seconds_base" "$commits" "$LOAD_BEFORE" \
-      "$LOAD_AFTER" "$duration" "$MACHINE_BUSY" <<'EOF' | tee -a "$summary"
+      "$LOAD_AFTER" "$duration" "$MACHINE_BUSY" "$teardown" "$abandoned" <<'EOF' | tee -a "$summary"
 import json, sys
-report, name, node_cpu, redis_cpu, pg_cpu, lt_cpu, seconds, commits, before, after, duration, busy = sys.argv[1:13]
+report, name, node_cpu, redis_cpu, pg_cpu, lt_cpu, seconds, commits, before, after, duration, busy, teardown, abandoned = sys.argv[1:15]
 r = json.load(open(report))
 b = r["latency_ms"]["broadcast"]; s = r["latency_ms"]["status"]
 c = r["clients"]; d = r["delivery"]; e = r["errors"]
@@ -187,7 +212,7 @@ measured = max(1.0, float(duration))
 print(f'| {name} | {c["joined"]}/{c["target"]} | {b["count"]:,} | {b["p50"]:.2f} / {b["p99"]:.2f} / {b["max"]:.0f} | {status} | '
       f'{d["lost"]}/{d["duplicated"]}/{d["out_of_order"]} | {e["total"]} | {node_cpu.strip()} | {redis_cpu} | {pg_cpu} | '
       f'{float(lt_cpu) / float(seconds) * 100:.0f} % | {commits} | {b["count"] / measured:,.0f} | {busy} % | '
-      f'{r.get("verdict", "?")} | {before} → {after} |')
+      f'{r.get("verdict", "?")} | {before} → {after} | {teardown} | {abandoned} |')
 EOF
   else
     echo "| $scenario | loadtest failed (exit $LT_RC), see $out/crossnode-$scenario.txt |" | tee -a "$summary"
