@@ -276,6 +276,7 @@ test('a Redis that stops answering (SIGSTOP) is treated as lost after redis.conn
     const statusMs = Date.now() - statusAt;
     assert.ok(pongMs < connectTimeoutMs / 2 && statusMs < connectTimeoutMs / 2,
       `PONG after ${pongMs} ms, /status after ${statusMs} ms while Redis is frozen`);
+    t.diagnostic(`while Redis is frozen: PONG after ${pongMs} ms, /status after ${statusMs} ms`);
     assert.equal((await shortId).status, 503);  // answered once the node gives Redis up
     for (const node of cluster.nodes) {
       await eventually(async () => (await get(node, '/ready')).status === 503, { timeoutMs: 6000, message: `/ready 503 on ${node.port} with a frozen Redis` });
