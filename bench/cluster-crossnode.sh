@@ -175,13 +175,7 @@ for scenario in "${scenarios[@]}"; do
   fi
   abandoned=$(cat "$out/crossnode-$scenario".node*.log | grep -c "gave up after" || true)
 
-  node_cpu=""
-  for i in "${!pids[@]}"; do
-    node_cpu+="$(awk -v a="$(cpu_seconds "${pids[$i]}")" -v b="${node_cpu0[$i]}" -v s="$RUN_SECONDS" \
-      'BEGIN { printf "%.0f %%", (a - b) / s * 100 }') "
-  done
-  redis_cpu=$(awk -v a="$(cpu_seconds "$redis_pid")" -v b="$redis_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
-  pg_cpu=$(awk -v a="$(postgres_cpu_seconds)" -v b="$pg_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
+  # CPU over the recorded window; over the whole run only when the loadtest never reached it.
   if [ -n "$WINDOW_PROBE_DELTA" ]; then
     read -r -a delta <<<"$WINDOW_PROBE_DELTA"
     n=${#pids[@]}
@@ -195,6 +189,13 @@ for scenario in "${scenarios[@]}"; do
     LT_CPU=$LT_CPU_WINDOW
     cpu_seconds_base=$WINDOW_SECONDS
   else
+    node_cpu=""
+    for i in "${!pids[@]}"; do
+      node_cpu+="$(awk -v a="$(cpu_seconds "${pids[$i]}")" -v b="${node_cpu0[$i]}" -v s="$RUN_SECONDS" \
+        'BEGIN { printf "%.0f %%", (a - b) / s * 100 }') "
+    done
+    redis_cpu=$(awk -v a="$(cpu_seconds "$redis_pid")" -v b="$redis_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
+    pg_cpu=$(awk -v a="$(postgres_cpu_seconds)" -v b="$pg_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
     cpu_seconds_base=$RUN_SECONDS
   fi
   evalsha1=$(evalsha)
