@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/redis/change.hpp"
 #include "core/engine/redis/commit.hpp"
 #include "core/engine/redis/envelope.hpp"
 #include "core/engine/redis/keys.hpp"
@@ -238,6 +239,52 @@ TEST_CASE("a commit plan targets the nodes of members before and after and of re
   auto c = apply(b.state, room::FrameInput{"n1/1", "n1", proto_leave()}, 2);
   CHECK(c.commit.nodes_removed == std::vector<std::string>{"n1"});
   CHECK(c.commit.target_nodes == (std::vector<std::string>{"n1", "n2"}));
+}
+
+TEST_CASE("departures applied one after another make one commit with both, in order", "[cluster]") {
+  room::RoomState s;
+  s.room_id = "r";
+  for (int n = 1; n <= 3; ++n) room::apply(s, join("r", "u" + std::to_string(n), "n1", n), 1000, settings());
+  const auto nodes_before = cluster::member_nodes(s);
+  const room::Input first = room::DisconnectInput{"n1/1", false};
+  const room::Input second = room::DisconnectInput{"n1/2", false};
+  auto fx = room::apply(s, first, 2000, settings());
+  cluster::append_effects(fx, room::apply(s, second, 2000, settings()));
+  REQUIRE(s.members.size() == 1);
+  CHECK(fx.changed);
+  CHECK_FALSE(fx.archived);
+  // USER_LEFT of u1 (to u2 and u3), then of u2 (to u3): consecutive seqs, the audit in the same order.
+  std::vector<std::string> left;
+  std::vector<std::int64_t> seqs;
+  for (const auto& f : fx.frames) {
+    if (f.frame.at("type").as_string() != "USER_LEFT") continue;
+    left.emplace_back(f.frame.at("userId").as_string());
+    seqs.push_back(f.frame.at("seq").to_number<std::int64_t>());
+  }
+  CHECK(left == std::vector<std::string>{"u1", "u2"});
+  REQUIRE(seqs.size() == 2);
+  CHECK(seqs[1] == seqs[0] + 1);
+  std::vector<std::string> audited;
+  for (const auto& a : fx.audit) audited.push_back(a.user_id);
+  CHECK(audited == std::vector<std::string>{"u1", "u2"});
+  int uid = 0;
+  const Commit c = cluster::plan_commit(s, nodes_before, fx, 3, 2000, "n1", [&] { return "n1-" + std::to_string(++uid); });
+  CHECK(c.audit.size() == 2);
+  CHECK(c.expected_version == 3);
+}
+
+TEST_CASE("a departure is a LEAVE, a disconnect or a JOIN's switch; only a disconnect for good is folded", "[cluster]") {
+  const room::Input leave = room::FrameInput{"n1/1", "n1", proto_leave()};
+  const room::Input relay = room::FrameInput{"n1/1", "n1", proto_relay("REACTION")};
+  const room::Input closed = room::DisconnectInput{"n1/1", false};
+  const room::Input switched = room::DisconnectInput{"n1/1", true};
+  CHECK(cluster::departs(leave));
+  CHECK(cluster::departs(closed));
+  CHECK(cluster::departs(switched));
+  CHECK_FALSE(cluster::departs(relay));
+  CHECK(cluster::departure(closed) != nullptr);
+  CHECK(cluster::departure(switched) == nullptr);
+  CHECK(cluster::departure(leave) == nullptr);
 }
 
 TEST_CASE("the status summary changes only with what /status shows, and renders the extrapolated position", "[cluster]") {
