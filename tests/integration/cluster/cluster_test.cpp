@@ -273,7 +273,7 @@ TEST_CASE("departures applied one after another make one commit with both, in or
   CHECK(c.expected_version == 3);
 }
 
-TEST_CASE("a departure is a LEAVE, a disconnect or a JOIN's switch; only a disconnect for good is folded", "[cluster]") {
+TEST_CASE("a departure is a LEAVE, a disconnect or a JOIN's switch, and only a disconnect for good is folded", "[cluster]") {
   const room::Input leave = room::FrameInput{"n1/1", "n1", proto_leave()};
   const room::Input relay = room::FrameInput{"n1/1", "n1", proto_relay("REACTION")};
   const room::Input closed = room::DisconnectInput{"n1/1", false};
