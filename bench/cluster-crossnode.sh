@@ -84,6 +84,14 @@ cleanup() {
   schema=""
 }
 trap cleanup EXIT
+# Rooms in which some node has members: the sum of the nodes' room indexes in Redis.
+members_left() {
+  local key rooms=0
+  for key in $(redis-cli -p "$redis_port" --scan --pattern "${key_prefix}node:*:rooms"); do
+    rooms=$((rooms + $(redis-cli -p "$redis_port" scard "$key")))
+  done
+  echo "$rooms"
+}
 
 for scenario in "${scenarios[@]}"; do
   profile=${scenario%%-*}
@@ -109,6 +117,9 @@ for scenario in "${scenarios[@]}"; do
     POSTGRES_PORT=$TANDEM_TEST_PG_PORT POSTGRES_USER=$TANDEM_TEST_PG_USER \
     POSTGRES_PASSWORD=$TANDEM_TEST_PG_PASSWORD POSTGRES_DB=$TANDEM_TEST_PG_DB PGOPTIONS="-c search_path=$schema"
   "$binary" migrate --log-level warn >/dev/null
+  # The nodes' Redis key prefix (redis.key_prefix), for the teardown's count of their room indexes.
+  # shellcheck disable=SC2086
+  key_prefix=$("$binary" serve --print-config ${NODE_SETTINGS:-} | awk -F'"' '/^key_prefix = / {print $2}')
 
   urls=()
   ports=()
@@ -152,29 +163,6 @@ for scenario in "${scenarios[@]}"; do
     --address-per-room --quiet --out "$report" ${LOADTEST_ARGS:-} \
     --threshold 'lost==0' --threshold 'duplicated==0' --threshold 'out_of_order==0' \
     >"$out/crossnode-$scenario.txt" 2>&1 || true
-  # The teardown: every client left (LEAVE) when the loadtest ended. Seconds from its exit until
-  # no node has members in any room (the nodes' room indexes in Redis are empty), at most 60.
-  members_left() {
-    local key rooms=0
-    for key in $(redis-cli -p "$redis_port" --scan --pattern 'tandem:node:*:rooms'); do
-      rooms=$((rooms + $(redis-cli -p "$redis_port" scard "$key")))
-    done
-    echo "$rooms"
-  }
-  teardown_start=$EPOCHREALTIME
-  rooms_at_exit=$(members_left)
-  rooms_left=$rooms_at_exit
-  while [ "$rooms_left" -gt 0 ] && [ $((SECONDS - ${teardown_start%.*})) -lt 60 ]; do
-    sleep 0.2
-    rooms_left=$(members_left)
-  done
-  if [ "$rooms_left" -eq 0 ]; then
-    teardown="$rooms_at_exit → 0 in $(awk -v a="$EPOCHREALTIME" -v b="$teardown_start" 'BEGIN { printf "%.1f", a - b }') s"
-  else
-    teardown="$rooms_at_exit → $rooms_left after 60 s"
-  fi
-  abandoned=$(cat "$out/crossnode-$scenario".node*.log | grep -c "gave up after" || true)
-
   # CPU over the recorded window; over the whole run only when the loadtest never reached it.
   if [ -n "$WINDOW_PROBE_DELTA" ]; then
     read -r -a delta <<<"$WINDOW_PROBE_DELTA"
@@ -198,8 +186,27 @@ for scenario in "${scenarios[@]}"; do
     pg_cpu=$(awk -v a="$(postgres_cpu_seconds)" -v b="$pg_cpu0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f %%", (a - b) / s * 100 }')
     cpu_seconds_base=$RUN_SECONDS
   fi
+  # Commits a second over the loadtest's run, taken before the teardown adds its own.
   evalsha1=$(evalsha)
   commits=$(awk -v a="${evalsha1:-0}" -v b="$evalsha0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.0f", (a - b) / s }')
+
+  # The teardown: every client left (LEAVE) when the loadtest ended. Seconds from its exit until
+  # no node has members in any room (the nodes' room indexes in Redis are empty), at most 60.
+  teardown_start=$EPOCHREALTIME
+  teardown_until=$((SECONDS + 60))
+  rooms_at_exit=$(members_left)
+  rooms_left=$rooms_at_exit
+  while [ "$rooms_left" -gt 0 ] && [ "$SECONDS" -lt "$teardown_until" ]; do
+    sleep 0.2
+    rooms_left=$(members_left)
+  done
+  if [ "$rooms_left" -eq 0 ]; then
+    teardown="$rooms_at_exit → 0 in $(awk -v a="$EPOCHREALTIME" -v b="$teardown_start" 'BEGIN { printf "%.1f", a - b }') s"
+  else
+    teardown="$rooms_at_exit → $rooms_left after 60 s"
+  fi
+  abandoned=$(cat "$out/crossnode-$scenario".node*.log | grep -c "gave up after" || true)
+
   if [ -s "$report" ]; then
     python3 - "$report" "$scenario" "$node_cpu" "$redis_cpu" "$pg_cpu" "$LT_CPU" "$cpu_seconds_base" "$commits" "$LOAD_BEFORE" \
       "$LOAD_AFTER" "$duration" "$MACHINE_BUSY" "$teardown" "$abandoned" <<'EOF' | tee -a "$summary"
