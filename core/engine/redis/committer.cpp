@@ -51,7 +51,8 @@ constexpr room::Millis kSnapshotInterval = 30'000;
 // Client address groups the room-creation limiter tracks at most (see util::KeyedLimiter).
 constexpr std::size_t kTrackedAddresses = 100'000;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
-// Rounds of reconcile_room for one room (each removes one ghost member).
+// Rounds of reconcile_room for one room (each commits the removal of every ghost member it
+// found, or stops; a round whose commit lost to a newer state looks again).
 constexpr int kReconcileRounds = 64;
 
 }  // namespace
@@ -600,18 +601,15 @@ awaitable<void> RoomCommitter::reconcile_room(std::string room_id) {
     auto r = entry(room_id);
     ++r->users;
     co_await lock(r);
-    std::optional<room::ConnId> ghost;
+    std::vector<room::ConnId> ghosts;
     const bool ok = r->loaded || co_await load(*r);
     if (ok) {
       for (const auto& m : r->state.members) {
         if (m.node_id != ctx_.instance) continue;
         auto b = bindings_.find(m.conn);
-        if (b == bindings_.end() || b->second.room != room_id) {
-          ghost = m.conn;
-          break;
-        }
+        if (b == bindings_.end() || b->second.room != room_id) ghosts.push_back(m.conn);
       }
-      if (!ghost) {
+      if (ghosts.empty()) {
         for (auto it = r->local_bound.begin(); it != r->local_bound.end();) {
           if (seats(r->state, *it)) {
             ++it;
@@ -627,14 +625,26 @@ awaitable<void> RoomCommitter::reconcile_room(std::string room_id) {
       }
     }
     Result result;
-    if (ghost) {
-      room::Input input = room::DisconnectInput{*ghost, false};
-      result = co_await apply_and_commit(*r, input, room::ConnId());
+    if (!ghosts.empty()) {
+      // All of them in one commit: the first is the input, the others are folded in as departures.
+      r->departing.insert(r->departing.end(), ghosts.begin(), ghosts.end());
+      room::Input input = room::DisconnectInput{ghosts.front(), false};
+      try {
+        result = co_await apply_and_commit(*r, input, room::ConnId());
+      } catch (const std::exception& e) {
+        spdlog::error("cluster: room {}: {}", room_id, e.what());
+        r->loaded = false;
+      }
+      for (const auto& conn : ghosts) {
+        if (auto it = std::find(r->departing.begin(), r->departing.end(), conn); it != r->departing.end()) {
+          r->departing.erase(it);
+        }
+      }
     }
     unlock(*r);
     --r->users;
     release(r);
-    if (!ghost || !result.outcome.applied) co_return;
+    if (ghosts.empty() || !result.outcome.applied) co_return;
   }
 }
 

@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -894,4 +895,46 @@ TEST_CASE("a departure whose compare-and-set is lost after more than 2 s is retr
   CHECK(b.host.wait_for(b.conn(2), "USER_LEFT", "leaves-b"));
   CHECK(series_value(a.registry, "tandem_cluster_cas_retries_total") >= 1);  // it did lose once
   CHECK(series_value(a.registry, "tandem_cluster_cas_abandoned_total") == 0);
+}
+
+TEST_CASE("members a node lost track of are removed in one commit when it resynchronises with Redis",
+          "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  REQUIRE(a.join(room_id, "stays", 1).seated);
+  REQUIRE(a.host.wait_for(a.conn(1), "ROOM_STATE"));
+
+  // Three members of this node that it holds no connection for (as when their disconnects could
+  // not be committed): written into the stored state at the same version, so the node's copy,
+  // once reloaded, is current and only the ghosts are wrong.
+  std::string error;
+  auto context = tandem::testing::redis_connect(redis.host(), redis.port(), error);
+  REQUIRE(context);
+  auto state = boost::json::parse(room_field(redis, room_id, "s")).as_object();
+  auto& members = state.at("members").as_array();
+  REQUIRE(members.size() == 1);
+  for (int n = 11; n <= 13; ++n) {
+    auto ghost = members.front().as_object();
+    ghost["userId"] = "ghost" + std::to_string(n);
+    ghost["peerId"] = "peer" + std::to_string(n);
+    ghost["conn"] = a.conn(n);
+    members.push_back(std::move(ghost));
+  }
+  const std::string key = engine::redis::Keys(redis.prefix()).room(room_id);
+  REQUIRE(tandem::testing::redis_command(*context, {"HSET", key, "s", boost::json::serialize(state)}));
+  const std::uint64_t before = room_version(redis, room_id);
+
+  // Redis drops the node's command connection; back, the node reloads its rooms and removes
+  // the members it has no connection for.
+  const auto cmd = client_ids(*context, "tandem:" + a.engine.instance() + ":cmd");
+  REQUIRE(cmd.size() == 1);
+  REQUIRE(tandem::testing::redis_command(*context, {"CLIENT", "KILL", "ID", cmd.front()}));
+  for (int n = 11; n <= 13; ++n) CHECK(a.host.wait_for(a.conn(1), "USER_LEFT", "ghost" + std::to_string(n)));
+  CHECK(room_version(redis, room_id) == before + 1);  // one commit for the three
+  const auto after = boost::json::parse(room_field(redis, room_id, "s")).as_object();
+  REQUIRE(after.at("members").as_array().size() == 1);
+  CHECK(after.at("members").as_array().front().as_object().at("userId").as_string() == "stays");
+  const auto seqs = a.host.seqs(a.conn(1));
+  for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
 }
