@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <variant>
 
 namespace tandem::engine::redis {
 
@@ -49,6 +50,27 @@ void append_effects(room::Effects& fx, room::Effects&& more) {
 const room::DisconnectInput* departure(const room::Input& input) {
   const auto* left = std::get_if<room::DisconnectInput>(&input);
   return left && !left->switching ? left : nullptr;
+}
+
+std::string_view input_label(const room::Input& input) {
+  static constexpr std::string_view kFrameTypes[] = {
+      "POSITION_UPDATE", "PING", "HOST_HEARTBEAT", "PLAY_PAUSE", "REQUEST_SYNC", "OFFER", "ANSWER", "ICE_CANDIDATE",
+      "SEEK", "READY", "URL_CHANGE", "LEAVE", "UPDATE_USERNAME", "TOGGLE_GUEST_CONTROL", "TRANSFER_HOST",
+      "SYNC_RESPONSE"};
+  struct Label {
+    std::string_view operator()(const room::JoinInput&) const { return "JOIN"; }
+    std::string_view operator()(const room::FrameInput& in) const {
+      for (const auto type : kFrameTypes) {
+        if (type == in.frame.type) return type;
+      }
+      return "other";
+    }
+    std::string_view operator()(const room::DisconnectInput&) const { return "disconnect"; }
+    std::string_view operator()(const room::TickInput&) const { return "tick"; }
+    std::string_view operator()(const room::NodeLostInput&) const { return "node_lost"; }
+    std::string_view operator()(const room::SeenInput&) const { return "seen"; }
+  };
+  return std::visit(Label{}, input);
 }
 
 bool departs(const room::Input& input) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "core/room/room.hpp"
 
@@ -49,5 +50,9 @@ const room::DisconnectInput* departure(const room::Input& input);
 
 // The input takes its connection out of the room: a LEAVE, a disconnect, a JOIN's switch.
 bool departs(const room::Input& input);
+
+// What the input is, as the label of tandem_cluster_commits_total: a client frame's type (a
+// type the protocol does not define: "other"), or JOIN, disconnect, tick, node_lost, seen.
+std::string_view input_label(const room::Input& input);
 
 }  // namespace tandem::engine::redis

@@ -395,6 +395,7 @@ awaitable<RoomCommitter::Result> RoomCommitter::apply_and_commit(RoomEntry& r, r
                                                                     kTombstoneTtlMs));
     }
     if (is_ok_array(reply) && reply.elements[0].integer == 1) {
+      ctx_.metrics.commits.with({input_label(input), advance ? "advance" : "state"}).inc();
       const bool targeted_here = std::find(commit.target_nodes.begin(), commit.target_nodes.end(), ctx_.instance) !=
                                  commit.target_nodes.end();
       result.version = targeted_here ? r.version + 1 : 0;

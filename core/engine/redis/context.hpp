@@ -48,6 +48,7 @@ struct EngineMetrics {
 
   metrics::CounterFamily& backend_errors;
   metrics::Histogram& delivery_latency;
+  metrics::CounterFamily& commits;  // by input (change.hpp input_label) and form (state, advance)
   metrics::Counter& cas_retries;
   metrics::Counter& cas_abandoned;  // changes given up after kCasBudget / kCasAttempts of conflicts
   metrics::Counter& resync_closes;

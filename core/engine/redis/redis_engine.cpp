@@ -49,6 +49,11 @@ EngineMetrics::EngineMetrics(metrics::Registry& r)
       delivery_latency(r.histogram("tandem_cluster_delivery_latency_seconds",
                                    "Time from a room change's commit to queuing its frames on this node",
                                    metrics::latency_bounds())),
+      commits(r.counter_family("tandem_cluster_commits_total",
+                               "Room changes this node committed, by input (a frame type, JOIN, disconnect, tick, "
+                               "node_lost, seen) and form (state: the room's state written; advance: only its seq "
+                               "and last activity)",
+                               {"input", "form"})),
       cas_retries(r.counter("tandem_cluster_cas_retries_total",
                             "Room changes applied again after another node committed first")),
       cas_abandoned(r.counter("tandem_cluster_cas_abandoned_total",

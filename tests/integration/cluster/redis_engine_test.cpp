@@ -938,3 +938,24 @@ TEST_CASE("members a node lost track of are removed in one commit when it resync
   const auto seqs = a.host.seqs(a.conn(1));
   for (std::size_t i = 1; i < seqs.size(); ++i) CHECK(seqs[i] == seqs[i - 1] + 1);
 }
+
+TEST_CASE("every commit is counted by its input and its form", "[cluster][engine]") {
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  const std::string room_id = tandem::testing::unique_name("room-");
+  REQUIRE(a.join(room_id, "u1", 1).seated);
+  REQUIRE(a.join(room_id, "u2", 2).seated);
+  REQUIRE(a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), play_frame()}, a.conn(1)).broadcast);
+  // A relay moves only the room's seq: an advance.
+  REQUIRE(a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), relay_frame()}, a.conn(1)).applied);
+  REQUIRE(a.submit(room_id, room::DisconnectInput{a.conn(2), false}, room::ConnId()).applied);
+  auto commits = [&](const std::string& input, const std::string& form) {
+    return series_value(a.registry,
+                        "tandem_cluster_commits_total{form=\"" + form + "\",input=\"" + input + "\"}");
+  };
+  CHECK(commits("JOIN", "state") == 2);
+  CHECK(commits("PLAY_PAUSE", "state") == 1);
+  CHECK(commits("REACTION", "advance") == 0);  // not a type of the protocol: counted as "other"
+  CHECK(commits("other", "advance") == 1);
+  CHECK(commits("disconnect", "state") == 1);
+}
