@@ -344,8 +344,11 @@ void Node::process_frame(const std::shared_ptr<Conn>& c, proto::Frame& frame,
     reply(*c, proto::ErrorCode::server_busy);
     return done();
   }
-  engine::Submission submission{std::move(bound.room), room::FrameInput{c->id, instance_, std::move(frame)}, c->id,
-                                std::move(bound.handle)};
+  // The frame's reported position is as of its arrival, however long it waited behind this
+  // connection's earlier frames or the room's other changes.
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - received);
+  room::FrameInput input{c->id, instance_, std::move(frame), epoch_ms() - waited.count()};
+  engine::Submission submission{std::move(bound.room), std::move(input), c->id, std::move(bound.handle)};
   engine_.submit(std::move(submission), [this, c, received, done = std::move(done)](engine::Outcome outcome) {
     if (!outcome.applied) reply(*c, proto::ErrorCode::server_busy);
     if (outcome.broadcast) {

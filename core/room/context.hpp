@@ -15,12 +15,16 @@ namespace tandem::room::detail {
 // Every helper that changes the room marks the effects changed.
 class Context {
  public:
-  Context(RoomState& state, Effects& effects, Millis at, const Settings& room_settings)
-      : s(state), fx(effects), now(at), settings(room_settings) {}
+  Context(RoomState& state, Effects& effects, Millis at, const Settings& room_settings, Millis reported = 0)
+      : s(state), fx(effects), now(at), reported_at(reported > 0 && reported < at ? reported : at),
+        settings(room_settings) {}
 
   RoomState& s;
   Effects& fx;
   const Millis now;
+  // The time a position in the input refers to: when the node read the frame (FrameInput::
+  // received_at), never later than `now`.
+  const Millis reported_at;
   const Settings& settings;
 
   Member* member_by_conn(std::string_view conn);

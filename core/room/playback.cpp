@@ -14,7 +14,7 @@ bool controller_frame_ok(Context& ctx, const Sender& sender, const proto::Frame&
 void store_position(Context& ctx, double current_time, bool is_playing) {
   ctx.s.current_time = current_time;
   ctx.s.is_playing = is_playing;
-  ctx.s.position_at = ctx.now;
+  ctx.s.position_at = ctx.reported_at;
   ctx.mark_changed();
 }
 
@@ -30,7 +30,7 @@ void handle_play_pause(Context& ctx, const Sender& sender, const proto::Frame& f
   if (!controller_frame_ok(ctx, sender, frame)) return;
   gate_cancel(ctx);
   // Without currentTime the position continues from where it is now: a pause freezes it.
-  store_position(ctx, body.current_time.value_or(position_at(ctx.s, ctx.now)), body.play);
+  store_position(ctx, body.current_time.value_or(position_at(ctx.s, ctx.reported_at)), body.play);
   const std::uint64_t seq = ctx.broadcast(
       play_pause(sender.user_id, body.play, body.current_time, body.event_timestamp, ctx.now), ctx.member_conns());
   boost::json::object detail;
@@ -76,7 +76,7 @@ void handle_url_change(Context& ctx, const Sender& sender, const proto::Frame& f
   ctx.s.url = body.url;
   if (body.current_time) {
     ctx.s.current_time = *body.current_time;
-    ctx.s.position_at = ctx.now;
+    ctx.s.position_at = ctx.reported_at;
   }
   ctx.mark_changed();
   const std::uint64_t seq =

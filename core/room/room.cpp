@@ -81,7 +81,8 @@ void handle_frame(Context& ctx, const FrameInput& input) {
 
 Effects apply(RoomState& state, const Input& input, Millis now, const Settings& settings) {
   Effects effects;
-  detail::Context ctx(state, effects, now, settings);
+  const auto* frame_input = std::get_if<FrameInput>(&input);
+  detail::Context ctx(state, effects, now, settings, frame_input ? frame_input->received_at : 0);
   std::visit(detail::Overloaded{
                  [&](const JoinInput& join) {
                    detail::resolve_due(ctx, false);

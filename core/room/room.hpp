@@ -96,7 +96,7 @@ struct RoomState {
   std::string url;
   double current_time = 0;
   bool is_playing = false;
-  Millis position_at = 0;       // when current_time was stored
+  Millis position_at = 0;       // the time current_time refers to (when the node read the frame that reported it)
   std::string host_user_id;     // may name an absent member during the host grace
   std::optional<Millis> host_grace_deadline;
   bool guest_control = false;
@@ -149,6 +149,10 @@ struct FrameInput {
   ConnId conn;
   std::string node_id;
   proto::Frame frame;
+  // When the node read the frame (epoch ms; 0: when it is applied). A controller's reported
+  // position is its position as of then: a frame that waited in the node before it was applied
+  // must not set the room's position that much behind the video.
+  Millis received_at = 0;
 };
 
 // The member's connection is leaving the room without LEAVE: socket closed, or the socket is

@@ -163,7 +163,7 @@ bool RoomCommitter::position_near_committed(const RoomEntry& r, const room::Room
   if (!s.is_playing) return s.current_time == r.committed_time;  // paused: only the time matters
   const double committed_now =
       r.committed_time + static_cast<double>(std::max<room::Millis>(0, now - r.committed_at)) / 1000.0;
-  return std::abs(s.current_time - committed_now) <= kPositionTolerance;
+  return std::abs(room::position_at(s, now) - committed_now) <= kPositionTolerance;
 }
 
 awaitable<bool> RoomCommitter::load(RoomEntry& r) {

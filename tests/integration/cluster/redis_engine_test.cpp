@@ -30,6 +30,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/store/migrator.hpp"
 #include "core/store/postgres_connection.hpp"
+#include "core/util/duration.hpp"
 #include "tests/integration/fixtures.hpp"
 
 using namespace std::chrono_literals;
@@ -958,4 +959,31 @@ TEST_CASE("every commit is counted by its input and its form", "[cluster][engine
   CHECK(commits("REACTION", "advance") == 0);  // not a type of the protocol: counted as "other"
   CHECK(commits("other", "advance") == 1);
   CHECK(commits("disconnect", "state") == 1);
+}
+
+TEST_CASE("a playing host's position read long before its frame is applied is not a moved position", "[cluster][engine]") {
+  // Under load a host's POSITION_UPDATE waits in the node behind other changes. Taken as the
+  // position at the time it is applied, every such report lagged the committed position by the
+  // wait and was committed, which made the next ones wait longer (docs/performance.md).
+  tandem::testing::RedisFixture redis;
+  TestNode a(redis, "na");
+  TestNode b(redis, "nb");
+  const std::string room_id = shared_room(a, b);
+  const auto played_at = tandem::util::epoch_ms();
+  REQUIRE(a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), play_frame()}, a.conn(1)).broadcast);
+  const std::string version = room_field(redis, room_id, "v");
+  std::this_thread::sleep_for(1600ms);
+
+  // Reports of where the video was when each was read, 1.5 s before it is applied; the
+  // committed position extrapolates to each within a few milliseconds.
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(100ms);
+    const auto read_at = tandem::util::epoch_ms() - 1500;
+    tandem::proto::Frame frame;
+    frame.type = "POSITION_UPDATE";
+    frame.body = tandem::proto::PositionUpdate{12.0 + static_cast<double>(read_at - played_at) / 1000.0, true};
+    CHECK(a.submit(room_id, room::FrameInput{a.conn(1), a.engine.instance(), frame, read_at}, a.conn(1)).applied);
+  }
+  CHECK(room_field(redis, room_id, "v") == version);
+  CHECK(series_value(a.registry, "tandem_cluster_commits_total{form=\"state\",input=\"POSITION_UPDATE\"}") == 0);
 }

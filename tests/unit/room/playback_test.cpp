@@ -244,3 +244,25 @@ TEST_CASE("position_at extrapolates only while playing, in seconds", "[room][syn
   CHECK(position_at(state, kStart + 1) == Approx(10.001));
   CHECK(position_at(state, kStart - 1000) == 10);  // never backwards
 }
+
+TEST_CASE("a reported position refers to when the node read the frame, not when it was applied", "[room][playback]") {
+  RoomFixture room;
+  populate(room, 2);
+  room.now += 10'000;
+  const char* text = GENERATE(R"({"type":"POSITION_UPDATE","currentTime":42,"isPlaying":true})",
+                              R"({"type":"HOST_HEARTBEAT","currentTime":42,"isPlaying":true})",
+                              R"({"type":"PLAY_PAUSE","control":"play","currentTime":42})");
+  CAPTURE(text);
+  // Read 800 ms ago, applied now (it waited behind other changes): the video is at 42.8 now.
+  proto::ParseResult parsed = proto::parse(text);
+  REQUIRE(std::holds_alternative<proto::Frame>(parsed));
+  room.apply_input(FrameInput{"node-a/1", "node-a", std::get<proto::Frame>(std::move(parsed)), room.now - 800});
+  CHECK(room.state.current_time == 42);
+  CHECK(room.state.position_at == room.now - 800);
+  CHECK(position_at(room.state, room.now) == Approx(42.8));
+
+  // A time after the application (a clock that moved back) counts as the time of application.
+  proto::ParseResult again = proto::parse(R"({"type":"POSITION_UPDATE","currentTime":50,"isPlaying":true})");
+  room.apply_input(FrameInput{"node-a/1", "node-a", std::get<proto::Frame>(std::move(again)), room.now + 5000});
+  CHECK(room.state.position_at == room.now);
+}
