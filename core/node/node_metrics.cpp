@@ -1,5 +1,7 @@
 #include "core/node/node_metrics.hpp"
 
+#include "core/proto/frame.hpp"
+
 namespace tandem::node {
 
 NodeMetrics::NodeMetrics(metrics::Registry& r)
@@ -20,11 +22,8 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
                                   "JOINs with a PIN answered server_busy because the PIN worker's queue was full")),
       closed_joins_dropped(r.counter("tandem_closed_joins_dropped_total",
                                      "JOINs dropped unprocessed because their connection closed while they waited")) {
-  static constexpr std::string_view kKnownTypes[] = {
-      "POSITION_UPDATE", "PING", "HOST_HEARTBEAT", "PLAY_PAUSE", "REQUEST_SYNC", "JOIN", "OFFER", "ANSWER",
-      "ICE_CANDIDATE", "SEEK", "READY", "URL_CHANGE", "LEAVE", "UPDATE_USERNAME", "TOGGLE_GUEST_CONTROL",
-      "TRANSFER_HOST", "SYNC_RESPONSE", "invalid", "other"};
-  for (const auto type : kKnownTypes) known_in_.emplace_back(type, &messages_in.with(type));
+  for (const auto type : proto::client_types()) known_in_.emplace_back(type, &messages_in.with(type));
+  for (const std::string_view type : {"invalid", "other"}) known_in_.emplace_back(type, &messages_in.with(type));
 }
 
 metrics::Counter& NodeMetrics::in(std::string_view type) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <span>
 #include <utility>
 
 #include "core/proto/fields.hpp"
@@ -134,25 +135,32 @@ struct KnownType {
   BodyParser parse;
 };
 
+// Most frequent first: a frame's type is found by a linear scan.
 constexpr std::array<KnownType, 17> kKnownTypes = {{
+    {"POSITION_UPDATE", parse_position_update},
     {"PING", parse_ping},
+    {"HOST_HEARTBEAT", parse_position_event<HostHeartbeat>},
+    {"PLAY_PAUSE", parse_play_pause},
+    {"REQUEST_SYNC", parse_request_sync},
     {"JOIN", parse_join_frame},
+    {"OFFER", parse_signaling},
+    {"ANSWER", parse_signaling},
+    {"ICE_CANDIDATE", parse_signaling},
+    {"SEEK", parse_position_event<Seek>},
+    {"READY", parse_ready},
+    {"URL_CHANGE", parse_url_change},
     {"LEAVE", parse_leave},
     {"UPDATE_USERNAME", parse_update_username},
     {"TOGGLE_GUEST_CONTROL", parse_toggle_guest_control},
     {"TRANSFER_HOST", parse_transfer_host},
-    {"PLAY_PAUSE", parse_play_pause},
-    {"SEEK", parse_position_event<Seek>},
-    {"READY", parse_ready},
-    {"HOST_HEARTBEAT", parse_position_event<HostHeartbeat>},
-    {"POSITION_UPDATE", parse_position_update},
-    {"URL_CHANGE", parse_url_change},
-    {"REQUEST_SYNC", parse_request_sync},
-    {"OFFER", parse_signaling},
-    {"ANSWER", parse_signaling},
-    {"ICE_CANDIDATE", parse_signaling},
     {"SYNC_RESPONSE", parse_sync_response},
 }};
+
+constexpr auto kClientTypes = [] {
+  std::array<std::string_view, kKnownTypes.size()> names{};
+  for (std::size_t i = 0; i < kKnownTypes.size(); ++i) names[i] = kKnownTypes[i].type;
+  return names;
+}();
 
 // Any other type: a string `to` makes it a targeted relay, a non-string one is bad_field.
 void parse_other(boost::json::object& object, Frame& frame) {
@@ -234,6 +242,15 @@ void check_bounds(Frame& frame, const ParseLimits& limits) {
 }
 
 }  // namespace
+
+std::span<const std::string_view> client_types() { return kClientTypes; }
+
+std::optional<std::string_view> known_client_type(std::string_view type) {
+  for (const std::string_view known : kClientTypes) {
+    if (known == type) return known;
+  }
+  return std::nullopt;
+}
 
 ParseResult parse(std::string_view text, const ParseLimits& limits) {
   try {

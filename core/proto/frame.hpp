@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -94,6 +95,11 @@ using ParseResult = std::variant<Frame, ParseError>;
 struct ParseLimits {
   std::size_t max_url_bytes = 4096;  // limits.max_url_bytes
 };
+
+// The client frame types the protocol names (docs/protocol.md §2, §3), most frequent first.
+std::span<const std::string_view> client_types();
+// `type` as the matching entry of client_types() (static storage), or nullopt for any other.
+std::optional<std::string_view> known_client_type(std::string_view type);
 
 // `text` is the whole WebSocket message. Never throws.
 ParseResult parse(std::string_view text, const ParseLimits& limits = {});

@@ -4,6 +4,8 @@
 #include <iterator>
 #include <variant>
 
+#include "core/proto/frame.hpp"
+
 namespace tandem::engine::redis {
 
 namespace {
@@ -53,17 +55,10 @@ const room::DisconnectInput* departure(const room::Input& input) {
 }
 
 std::string_view input_label(const room::Input& input) {
-  static constexpr std::string_view kFrameTypes[] = {
-      "POSITION_UPDATE", "PING", "HOST_HEARTBEAT", "PLAY_PAUSE", "REQUEST_SYNC", "OFFER", "ANSWER", "ICE_CANDIDATE",
-      "SEEK", "READY", "URL_CHANGE", "LEAVE", "UPDATE_USERNAME", "TOGGLE_GUEST_CONTROL", "TRANSFER_HOST",
-      "SYNC_RESPONSE"};
   struct Label {
     std::string_view operator()(const room::JoinInput&) const { return "JOIN"; }
     std::string_view operator()(const room::FrameInput& in) const {
-      for (const auto type : kFrameTypes) {
-        if (type == in.frame.type) return type;
-      }
-      return "other";
+      return proto::known_client_type(in.frame.type).value_or("other");
     }
     std::string_view operator()(const room::DisconnectInput&) const { return "disconnect"; }
     std::string_view operator()(const room::TickInput&) const { return "tick"; }

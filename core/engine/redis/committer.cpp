@@ -198,6 +198,18 @@ std::size_t RoomCommitter::local_room_count() const {
 
 // ---- changes ---------------------------------------------------------------------------------
 
+awaitable<RoomCommitter::Result> RoomCommitter::try_apply_and_commit(RoomEntry& r, const std::string& room_id,
+                                                                     room::Input& input, const room::ConnId& origin) {
+  try {
+    co_return co_await apply_and_commit(r, input, origin);
+  } catch (const std::exception& e) {
+    // The entry no longer knows what Redis holds: the next change loads it again.
+    spdlog::error("cluster: room {}: {}", room_id, e.what());
+    r.loaded = false;
+  }
+  co_return Result{};
+}
+
 awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input, room::ConnId origin, bool* gone) {
   const room::DisconnectInput* left = departure(input);
   if (left) unbind(left->conn, room_id);  // the connection is gone: it holds no binding from now on
@@ -205,13 +217,7 @@ awaitable<Outcome> RoomCommitter::room_op(std::string room_id, room::Input input
   ++r->users;
   if (left) r->departing.push_back(left->conn);  // see fold_departures
   co_await lock(r);
-  Result result;
-  try {
-    result = co_await apply_and_commit(*r, input, origin);
-  } catch (const std::exception& e) {
-    spdlog::error("cluster: room {}: {}", room_id, e.what());
-    r->loaded = false;
-  }
+  const Result result = co_await try_apply_and_commit(*r, room_id, input, origin);
   if (gone) *gone = r->loaded && !r->state.exists;
   unlock(*r);
   if (result.outcome.applied && result.version != 0 && !origin.empty()) co_await wait_processed(r, result.version);
@@ -630,12 +636,7 @@ awaitable<void> RoomCommitter::reconcile_room(std::string room_id) {
       // All of them in one commit: the first is the input, the others are folded in as departures.
       r->departing.insert(r->departing.end(), ghosts.begin(), ghosts.end());
       room::Input input = room::DisconnectInput{ghosts.front(), false};
-      try {
-        result = co_await apply_and_commit(*r, input, room::ConnId());
-      } catch (const std::exception& e) {
-        spdlog::error("cluster: room {}: {}", room_id, e.what());
-        r->loaded = false;
-      }
+      result = co_await try_apply_and_commit(*r, room_id, input, room::ConnId());
       for (const auto& conn : ghosts) {
         if (auto it = std::find(r->departing.begin(), r->departing.end(), conn); it != r->departing.end()) {
           r->departing.erase(it);

@@ -131,6 +131,9 @@ class RoomCommitter {
   // (paused: equal to it), with the same play state.
   static bool position_near_committed(const RoomEntry& r, const room::RoomState& s, room::Millis now);
   awaitable<Result> apply_and_commit(RoomEntry& r, room::Input& input, const room::ConnId& origin);
+  // apply_and_commit; an error is logged and unloads the entry, and the result is "not applied".
+  awaitable<Result> try_apply_and_commit(RoomEntry& r, const std::string& room_id, room::Input& input,
+                                         const room::ConnId& origin);
   void after_commit(RoomEntry& r, bool ended, const Commit& commit, const room::ConnId& origin, room::Millis now);
   // The departure of `first` was applied to r.state into `fx`: the other connections of this node
   // waiting to leave the room (r.departing) are applied too, so that one commit carries them all —

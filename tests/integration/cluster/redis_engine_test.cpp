@@ -646,6 +646,16 @@ std::vector<std::string> client_ids(redisContext& context, const std::string& na
   return ids;
 }
 
+// Redis drops `node`'s command connection (CLIENT KILL); the id of the connection dropped.
+std::string drop_command_connection(redisContext& context, const TestNode& node) {
+  const auto cmd = client_ids(context, "tandem:" + node.engine.instance() + ":cmd");
+  REQUIRE(cmd.size() == 1);
+  const auto killed = tandem::testing::redis_command(context, {"CLIENT", "KILL", "ID", cmd.front()});
+  REQUIRE(killed);
+  CHECK(killed->integer == 1);
+  return cmd.front();
+}
+
 }  // namespace
 
 TEST_CASE("a node whose Redis connections drop reconnects, loads its scripts again and commits", "[cluster][engine]") {
@@ -660,16 +670,12 @@ TEST_CASE("a node whose Redis connections drop reconnects, loads its scripts aga
   REQUIRE(context);
   const std::string cmd_name = "tandem:" + a.engine.instance() + ":cmd";
   const std::string sub_name = "tandem:" + a.engine.instance() + ":sub";
-  const auto cmd_before = client_ids(*context, cmd_name);
   const auto sub_before = client_ids(*context, sub_name);
-  REQUIRE(cmd_before.size() == 1);
   REQUIRE(sub_before.size() == 1);
 
   // Redis drops the command connection: the link closes the subscription too and connects both
   // again under the same names.
-  const auto killed = tandem::testing::redis_command(*context, {"CLIENT", "KILL", "ID", cmd_before.front()});
-  REQUIRE(killed);
-  CHECK(killed->integer == 1);
+  const std::vector<std::string> cmd_before{drop_command_connection(*context, a)};
   auto replaced = [&] {
     const auto cmd = client_ids(*context, cmd_name);
     const auto sub = client_ids(*context, sub_name);
@@ -928,9 +934,7 @@ TEST_CASE("members a node lost track of are removed in one commit when it resync
 
   // Redis drops the node's command connection; back, the node reloads its rooms and removes
   // the members it has no connection for.
-  const auto cmd = client_ids(*context, "tandem:" + a.engine.instance() + ":cmd");
-  REQUIRE(cmd.size() == 1);
-  REQUIRE(tandem::testing::redis_command(*context, {"CLIENT", "KILL", "ID", cmd.front()}));
+  drop_command_connection(*context, a);
   for (int n = 11; n <= 13; ++n) CHECK(a.host.wait_for(a.conn(1), "USER_LEFT", "ghost" + std::to_string(n)));
   CHECK(room_version(redis, room_id) == before + 1);  // one commit for the three
   const auto after = boost::json::parse(room_field(redis, room_id, "s")).as_object();
