@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <future>
+#include <thread>
 
 #include "core/metrics/metrics.hpp"
 #include "core/store/migrator.hpp"
@@ -152,4 +153,33 @@ TEST_CASE("SQLite journal sets aside a room snapshot the schema refuses and writ
   CHECK(dead[0].text(3) == "node-t");
   CHECK(counters.dead_letters.value() == 1);
   CHECK(counters.errors.value() == 0);
+}
+
+TEST_CASE("SQLite journal writes a full batch of events at once, and what waits with it", "[store][sqlite]") {
+  TempDir dir;
+  const auto file = dir.path() / "tandem.db";
+  store::ensure_sqlite_schema(file);
+  Counters counters;
+  store::SqliteJournalOptions options;
+  options.node_id = "node-t";
+  options.batch_size = 2;
+  options.flush_interval = std::chrono::minutes(10);  // longer than the test: only a full batch writes
+  store::SqliteJournal journal(file, options, counters.errors, counters.dead_letters);
+  auto db = store::open_sqlite(file, store::OpenMode::existing);
+  const auto rows = [&](const char* sql) { return db->query(sql).size(); };
+
+  journal.put_room(room("party", "live"));
+  journal.append({event("e-1", 1, "{}")});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(rows("SELECT 1 FROM room_events") == 0);  // one event of a batch of two waits for the flush
+  CHECK(rows("SELECT 1 FROM rooms") == 0);
+
+  journal.append({event("e-2", 2, "{}")});  // the batch is full: the writer wakes for it
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rows("SELECT 1 FROM room_events") < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(rows("SELECT 1 FROM room_events") == 2);
+  CHECK(rows("SELECT 1 FROM rooms WHERE id = 'party'") == 1);  // the snapshot went with the batch
+  CHECK(journal.backlog() == 0);
 }
