@@ -53,6 +53,19 @@ struct Counters {
       registry.counter_family("tandem_dead_letters_total", "set aside", {"store"}).with("test");
 };
 
+// A SQLite database at the latest schema, in a directory removed with it.
+struct SqliteFile {
+  TempDir dir;
+  std::filesystem::path file = dir.path() / "tandem.db";
+  SqliteFile() { store::ensure_sqlite_schema(file); }
+};
+
+store::SqliteJournalOptions journal_options() {
+  store::SqliteJournalOptions options;
+  options.node_id = "node-t";
+  return options;
+}
+
 }  // namespace
 
 TEST_CASE("PostgreSQL writer sets aside an event jsonb refuses and writes the others in order", "[store][postgres]") {
@@ -120,14 +133,11 @@ TEST_CASE("PostgreSQL writer retries, never sets aside, when the database cannot
 }
 
 TEST_CASE("SQLite journal sets aside a room snapshot the schema refuses and writes the rest", "[store][sqlite]") {
-  TempDir dir;
-  const auto file = dir.path() / "tandem.db";
-  store::ensure_sqlite_schema(file);
+  const SqliteFile sqlite;
+  const auto& file = sqlite.file;
   Counters counters;
-  store::SqliteJournalOptions options;
-  options.node_id = "node-t";
   {
-    store::SqliteJournal journal(file, options, counters.errors, counters.dead_letters);
+    store::SqliteJournal journal(file, journal_options(), counters.errors, counters.dead_letters);
     journal.put_room(room("party", "live"));
     journal.put_room(room("poison", "gone"));  // rooms.state CHECK (state IN ('live', 'idle', 'archived'))
     journal.append({event("good-1", 1, "{}"), event("good-2", 2, "{}")});
@@ -156,16 +166,13 @@ TEST_CASE("SQLite journal sets aside a room snapshot the schema refuses and writ
 }
 
 TEST_CASE("SQLite journal writes a full batch of events at once, and what waits with it", "[store][sqlite]") {
-  TempDir dir;
-  const auto file = dir.path() / "tandem.db";
-  store::ensure_sqlite_schema(file);
+  const SqliteFile sqlite;
   Counters counters;
-  store::SqliteJournalOptions options;
-  options.node_id = "node-t";
+  auto options = journal_options();
   options.batch_size = 2;
   options.flush_interval = std::chrono::minutes(10);  // longer than the test: only a full batch writes
-  store::SqliteJournal journal(file, options, counters.errors, counters.dead_letters);
-  auto db = store::open_sqlite(file, store::OpenMode::existing);
+  store::SqliteJournal journal(sqlite.file, options, counters.errors, counters.dead_letters);
+  auto db = store::open_sqlite(sqlite.file, store::OpenMode::existing);
   const auto rows = [&](const char* sql) { return db->query(sql).size(); };
 
   journal.put_room(room("party", "live"));
