@@ -60,6 +60,7 @@ summary="$out/crossnode-$stamp.md"
   echo "# $nodes-node cluster, cross-node broadcasts, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr); nodes, Redis, PostgreSQL and the loadtest share them"
+  host_cost_line
   echo "binary: $binary ($("$binary" --version)); $(redis-server --version | cut -d' ' -f1-3)"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; server.threads=$threads per node"
   echo

@@ -58,6 +58,25 @@ rss_kib() {
   echo "$rest"
 }
 
+# One line on what this host's kernel charges for the system calls a node makes most, measured by
+# bench/syscall-cost.c (~3 s, before the runs). The same binary's CPU per message moves with it
+# from one VM to the next (an empty recvmsg took 1.5 µs on the VM of 2026-12-05, 0.5 µs on that of
+# 2026-12-06 05:54: docs/performance.md), so every summary states it.
+host_cost_line() {
+  local dir
+  command -v cc >/dev/null || { echo "host system calls: not measured (no C compiler)"; return 0; }
+  dir=$(mktemp -d)
+  if cc -O2 -o "$dir/syscall-cost" "$(dirname "${BASH_SOURCE[0]}")/syscall-cost.c" 2>"$dir/cc.log" &&
+    "$dir/syscall-cost" >"$dir/out" 2>"$dir/cc.log"; then
+    # "empty recvmsg (EAGAIN):     561 ns" lines joined as "empty recvmsg (EAGAIN) 561 ns, …"
+    awk -F': *' '{ printf "%s%s %s", (NR > 1 ? ", " : "host system calls (bench/syscall-cost.c): "), $1, $2 }
+      END { print "" }' "$dir/out"
+  else
+    echo "host system calls: not measured ($(head -c 200 "$dir/cc.log"))"
+  fi
+  rm -rf "$dir"
+}
+
 load_average() { local a b c _; read -r a b c _ </proc/loadavg; echo "$a $b $c"; }
 
 # Sets MACHINE_TICKS to "busy total" jiffies of the whole machine (all CPUs) from /proc/stat; busy

@@ -67,6 +67,7 @@ summary="$out/single-node-$stamp.md"
   echo "# single node, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+  host_cost_line
   echo "binary: $binary ($("$binary" --version))"
   echo "recorded: ${duration}s per scenario, from 10 s after the ramp; file limit $(ulimit -n)"
   echo "scheduling: $(cat /proc/self/autogroup) (see docs/performance.md)$([ -n "$pin" ] && echo "; node pinned to CPU 0, loadtest to CPUs 1-$(($(nproc) - 1))")"
